@@ -1,0 +1,132 @@
+"""A case: the inputs (with SHA-256), the tables, the problems, and the versions that produced them.
+
+Persistence lives here: deterministic JSON (sorted keys, stable row order, no wall-clock), Parquet
+files, and one DuckDB file (extension autoload/autoinstall off, so DuckDB never reaches the network).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from droneaudit import __version__
+from droneaudit.model import SCHEMA_VERSION, CaptureStats, InputFile, Interface, Problem
+
+
+def iso_utc(ns: int) -> str:
+    """Nanoseconds since the epoch as ISO 8601 UTC with microseconds (Zeek's precision)."""
+    sec, rem = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{rem // 1000:06d}Z"
+
+
+@dataclass
+class Case:
+    inputs: list[InputFile]
+    flows: pa.Table
+    problems: list[Problem]
+    interfaces: list[Interface] = field(default_factory=list)
+    stats: CaptureStats = field(default_factory=CaptureStats)
+
+    def flow_records(self) -> list[dict[str, Any]]:
+        """Flows as JSON-ready dicts (times as ISO 8601 UTC strings)."""
+        cols = {name: _plain(self.flows.column(name)) for name in self.flows.column_names}
+        rows = [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)]
+        for row in rows:
+            row["first_seen"] = iso_utc(row["first_seen"])
+            row["last_seen"] = iso_utc(row["last_seen"])
+        return rows
+
+    def readable(self) -> bool:
+        """True when at least one input was understood."""
+        return any(i.format != "unknown" for i in self.inputs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "droneaudit", "version": __version__},
+            "inputs": [i.to_dict() for i in self.inputs],
+            "interfaces": [i.to_dict() for i in self.interfaces],
+            "stats": self.stats.to_dict(),
+            "flows": self.flow_records(),
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+    def tables(self) -> dict[str, pa.Table]:
+        return {
+            "flows": self.flows,
+            "inputs": _records_table([i.to_dict() for i in self.inputs], _INPUT_SCHEMA),
+            "problems": _records_table([p.to_dict() for p in self.problems], _PROBLEM_SCHEMA),
+            "interfaces": _records_table([i.to_dict() for i in self.interfaces], _INTERFACE_SCHEMA),
+        }
+
+    def manifest(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, "tool_version": __version__, "stats": self.stats.to_dict()}
+
+    def to_parquet(self, folder: Path) -> list[Path]:
+        """One Parquet file per table plus manifest.json; returns the files written."""
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, table in self.tables().items():
+            path = folder / f"{name}.parquet"
+            pq.write_table(table, path)
+            written.append(path)
+        manifest = folder / "manifest.json"
+        manifest.write_text(json.dumps(self.manifest(), sort_keys=True, indent=2) + "\n")
+        return [*written, manifest]
+
+    def to_duckdb(self, path: Path) -> None:
+        """Write the case into one DuckDB file (replacing its tables)."""
+        from droneaudit.store import write_case
+
+        write_case(self, path)
+
+
+def _plain(column: pa.ChunkedArray) -> list[Any]:
+    if pa.types.is_timestamp(column.type):
+        return column.cast(pa.int64()).to_pylist()  # type: ignore[no-any-return]
+    return column.to_pylist()  # type: ignore[no-any-return]
+
+
+_INPUT_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("sha256", pa.string()),
+        ("format", pa.string()),
+        ("size", pa.int64()),
+        ("packets", pa.int64()),
+    ]
+)
+_PROBLEM_SCHEMA = pa.schema(
+    [
+        ("file", pa.string()),
+        ("offset", pa.int64()),
+        ("frame", pa.int64()),
+        ("code", pa.string()),
+        ("detail", pa.string()),
+        ("count", pa.int64()),
+    ]
+)
+_INTERFACE_SCHEMA = pa.schema(
+    [
+        ("file", pa.string()),
+        ("index", pa.int64()),
+        ("link_type", pa.int64()),
+        ("name", pa.string()),
+        ("addresses", pa.list_(pa.string())),
+        ("dropped", pa.int64()),
+        ("received", pa.int64()),
+    ]
+)
+
+
+def _records_table(records: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pylist(records, schema=schema)

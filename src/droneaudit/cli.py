@@ -1,0 +1,140 @@
+"""The command line: a thin, typed shell over the library. Only this module turns exceptions into a
+one-line ``Error: …`` and an exit code (0 fine, 1 verdict/finding, 2 usage error or nothing readable)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+import droneaudit
+from droneaudit.case import Case
+from droneaudit.errors import DroneauditError, NothingReadable, UsageError
+from droneaudit.render import terminal
+from droneaudit.render.progress import progress_for
+from droneaudit.render.safe import terminal_text
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Where does our drone data go? Offline audit of captures and drone evidence.",
+)
+
+Paths = Annotated[
+    list[Path], typer.Argument(help="Capture files or folders (pcap, pcapng, .gz).", show_default=False)
+]
+Devices = Annotated[
+    list[str] | None, typer.Option("--device", help="Address or CIDR of the audited device (repeatable).")
+]
+JsonOut = Annotated[
+    str | None, typer.Option("--json", help="Write the case as JSON to FILE, or '-' for stdout.")
+]
+ParquetOut = Annotated[Path | None, typer.Option("--parquet", help="Write tables as Parquet files into DIR.")]
+CaseOut = Annotated[Path | None, typer.Option("--case", help="Write the case into a DuckDB file.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No terminal summary.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"droneaudit {droneaudit.__version__} (schema {droneaudit.SCHEMA_VERSION})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print versions.")
+    ] = False,
+) -> None:
+    """droneaudit: offline, evidence-linked answers about drone data egress."""
+
+
+@app.command()
+def scan(
+    paths: Paths,
+    device: Devices = None,
+    json: JsonOut = None,
+    parquet: ParquetOut = None,
+    case: CaseOut = None,
+    quiet: Quiet = False,
+) -> None:
+    """Read captures into flows; print a summary and write the requested outputs."""
+    files = droneaudit.scan_paths(paths)
+    _refuse_overwrite(files, [Path(json)] if json and json != "-" else [], parquet, case)
+    with progress_for(files, enabled=not quiet and sys.stderr.isatty()) as sink:
+        result = droneaudit.scan(files, devices=device or (), progress=sink)
+    _emit(result, json, parquet, case, quiet)
+    if not result.readable():
+        raise NothingReadable("no input could be read as evidence (see the problems above)")
+
+
+def _refuse_overwrite(inputs: list[Path], files: list[Path], *folders: Path | None) -> None:
+    """Evidence is never written to: refuse any output that is, or would replace, an input."""
+    taken = {p.resolve() for p in inputs}
+    for out in files + [f for f in folders if f is not None]:
+        if out.resolve() in taken:
+            raise UsageError(f"refusing to write output over the input file {out}")
+
+
+def report_console(*, stderr: bool = False) -> Console:
+    """A console for reports: a terminal's own width, else wide enough that addresses are not cut."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "132"))
+    return Console(file=stream, highlight=False, width=width)
+
+
+def _emit(result: Case, json: str | None, parquet: Path | None, case: Path | None, quiet: bool) -> None:
+    console = report_console(stderr=json == "-")
+    if not quiet:
+        terminal.render(result, console)
+    if json == "-":
+        sys.stdout.write(result.to_json())
+    elif json:
+        Path(json).write_text(result.to_json(), encoding="utf-8")
+    if parquet is not None:
+        result.to_parquet(parquet)
+    if case is not None:
+        result.to_duckdb(case)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the generated evidence and outputs.")] = Path(
+        "build/demo"
+    ),
+) -> None:
+    """Generate a synthetic DJI-style app session, scan it, and show what the tool reports."""
+    from droneaudit.demo import run_demo
+
+    run_demo(out, report_console(), corpus=_corpus())
+
+
+def _corpus() -> Path | None:
+    env = os.environ.get("DRONEAUDIT_CORPUS")
+    candidate = Path(env) if env else Path("..") / "shared" / "corpus"
+    return candidate if candidate.is_dir() else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app and map errors to exit codes without tracebacks."""
+    err = Console(stderr=True, highlight=False)
+    try:
+        app(args=argv, prog_name="droneaudit")
+    except SystemExit as exc:  # typer's standalone mode: usage errors already printed (exit 2)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    except DroneauditError as exc:
+        err.print(f"Error: {escape(terminal_text(str(exc), limit=500))}")
+        return 2 if isinstance(exc, UsageError | NothingReadable) else 1
+    except OSError as exc:
+        err.print(f"Error: {escape(terminal_text(exc, limit=500))}")
+        return 2
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        return 130
+    return 0

@@ -1,0 +1,1 @@
+"""Packet captures (pcap, pcapng, gzip'd either) into bidirectional flows: the hot path (DESIGN §4)."""

@@ -1,0 +1,241 @@
+"""The flow builder: frame batches in, one bidirectional flow table out.
+
+Per batch: link layer → IP → rows → segments (all vectorised); fragments go through the reassembler.
+At the end: segments are merged across chunks and files, each flow gets its device side, and duplicate
+sightings of one connection on several interfaces are folded (see table.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from droneaudit.model import CaptureStats
+from droneaudit.readers._api import ProblemLog
+from droneaudit.readers.capture import ip as ipdec
+from droneaudit.readers.capture import link
+from droneaudit.readers.capture.aggregate import Partials, merge, segment_rows
+from droneaudit.readers.capture.batch import FrameBatch
+from droneaudit.readers.capture.device import IPNet
+from droneaudit.readers.capture.fragments import FrameRef, Reassembled, Reassembler
+from droneaudit.readers.capture.interfaces import InterfaceRegistry, link_type_name
+from droneaudit.readers.capture.rows import Rows, orient
+from droneaudit.readers.capture.table import build_table
+
+PROBLEM_TEXT = {
+    "truncated-ip-header": "frame too short for its IP header; not counted",
+    "bad-ip-length": "IP header length or total length is impossible; not counted",
+    "truncated-ipv6-extension-header": "IPv6 extension headers run past the captured bytes; not counted",
+    "truncated-transport-header": "frame cut before the TCP/UDP ports or ICMP type; not counted",
+    "snaplen-cut-payload": "payload cut by the capture's snaplen; counted at its IP length",
+}
+
+
+@dataclass
+class FlowBuilder:
+    interfaces: InterfaceRegistry
+    problems: ProblemLog
+    files: list[str] = field(default_factory=list)
+    _partials: list[Partials] = field(default_factory=list)
+    _reasm: Reassembler = field(default_factory=Reassembler)
+    _counts: dict[str, int] = field(default_factory=dict)
+    _by_link: dict[str, int] = field(default_factory=dict)
+
+    def file_id(self, display: str) -> int:
+        self.files.append(display)
+        return len(self.files) - 1
+
+    def add_batch(self, batch: FrameBatch, file_id: int) -> None:
+        n = len(batch)
+        if n == 0:
+            return
+        self._count("frames", n)
+        link_types = np.asarray(
+            [self.interfaces.get(int(i)).link_type for i in range(len(self.interfaces.all()))], dtype=np.int64
+        )[batch.iface]
+        self._link_stats(link_types)
+        lres = link.decode(batch, link_types)
+        self._unknown_links(batch, lres, link_types)
+        ipres = ipdec.decode(batch, lres.l3)
+        self._ip_problems(batch, ipres.problems)
+        identity = self._identities(batch.iface)
+        rows = [_rows_from_packets(batch, file_id, lres, ipres.packets, identity)]
+        reassembled = self._fragments(batch, file_id, lres, ipres.fragments, identity)
+        if reassembled:
+            rows.append(_rows_from_reassembled(reassembled, self.interfaces))
+        all_rows = Rows.concat(rows)
+        self._count("ip_packets", len(all_rows))
+        self._count("non_ip", int(((lres.l3 < 0) & ~lres.unknown_link & ~lres.truncated).sum()))
+        if len(all_rows):
+            self._partials.append(segment_rows(all_rows, orient(all_rows)))
+
+    def _count(self, key: str, n: int) -> None:
+        self._counts[key] = self._counts.get(key, 0) + n
+
+    def _link_stats(self, link_types: np.ndarray) -> None:
+        values, counts = np.unique(link_types, return_counts=True)
+        for lt, c in zip(values.tolist(), counts.tolist(), strict=True):
+            name = link_type_name(int(lt))
+            self._by_link[name] = self._by_link.get(name, 0) + int(c)
+
+    def _identities(self, iface: np.ndarray) -> np.ndarray:
+        table = np.asarray(
+            [self.interfaces.identity(i) for i in range(len(self.interfaces.all()))], dtype=np.int64
+        )
+        out: np.ndarray = table[iface]
+        return out
+
+    def _unknown_links(self, batch: FrameBatch, lres: link.LinkResult, link_types: np.ndarray) -> None:
+        short = np.flatnonzero(lres.truncated)
+        if short.shape[0]:
+            first = int(short[0])
+            self._count("undecodable", int(short.shape[0]))
+            self.problems.add(
+                batch.file,
+                "truncated-link-header",
+                "frame shorter than its link-layer header; not counted",
+                offset=int(batch.rec_off[first]),
+                frame=int(batch.frame[first]),
+                count=int(short.shape[0]),
+            )
+        idx = np.flatnonzero(lres.unknown_link)
+        if idx.shape[0]:
+            first = int(idx[0])
+            self._count("undecodable", int(idx.shape[0]))
+            self.problems.add(
+                batch.file,
+                "unknown-link-type",
+                f"link type {int(link_types[first])} is not supported; its frames are not counted",
+                offset=int(batch.rec_off[first]),
+                frame=int(batch.frame[first]),
+                count=int(idx.shape[0]),
+            )
+
+    def _ip_problems(self, batch: FrameBatch, problems: dict[str, np.ndarray]) -> None:
+        for code, idx in problems.items():
+            first = int(idx.min())
+            if code != "snaplen-cut-payload":
+                self._count("undecodable", int(idx.shape[0]))
+            self.problems.add(
+                batch.file,
+                code,
+                PROBLEM_TEXT[code],
+                offset=int(batch.rec_off[first]),
+                frame=int(batch.frame[first]),
+                count=int(idx.shape[0]),
+            )
+
+    def _fragments(
+        self,
+        batch: FrameBatch,
+        file_id: int,
+        lres: link.LinkResult,
+        frags: ipdec.Fragments,
+        identity: np.ndarray,
+    ) -> list[Reassembled]:
+        if frags.idx.shape[0] == 0:
+            return []
+        order = np.argsort(frags.idx, kind="stable")
+        frags = ipdec.Fragments(*(getattr(frags, f)[order] for f in ipdec.Fragments.__dataclass_fields__))
+        refs = [_ref(batch, file_id, lres, int(i)) for i in frags.idx]
+        self._count("fragments", int(frags.idx.shape[0]))
+        return self._reasm.add(frags, batch.buf, refs, [int(identity[i]) for i in frags.idx])
+
+    def finish(self, devices: Sequence[IPNet]) -> tuple[pa.Table, CaptureStats]:
+        leftovers = self._reasm.flush()
+        for ref, why in self._reasm.lost:
+            self.problems.add(
+                self.files[ref.file_id],
+                "incomplete-fragmented-datagram",
+                why,
+                offset=ref.rec_off,
+                frame=ref.frame,
+            )
+        if leftovers:
+            rows = _rows_from_reassembled(leftovers, self.interfaces)
+            self._partials.append(segment_rows(rows, orient(rows)))
+        merged = merge(Partials.concat(self._partials)) if self._partials else None
+        table = build_table(merged, self.files, self.interfaces, devices, self.problems)
+        return table, self._stats()
+
+    def _stats(self) -> CaptureStats:
+        c = self._counts
+        dropped = sum(i.dropped or 0 for i in self.interfaces.all())
+        return CaptureStats(
+            frames=c.get("frames", 0),
+            ip_packets=c.get("ip_packets", 0),
+            non_ip_frames=c.get("non_ip", 0),
+            undecodable_frames=c.get("undecodable", 0),
+            fragments=c.get("fragments", 0),
+            dropped_by_capture=dropped,
+            extra=dict(self._by_link),
+        )
+
+
+def _ref(batch: FrameBatch, file_id: int, lres: link.LinkResult, i: int) -> FrameRef:
+    return FrameRef(
+        file_id,
+        int(batch.frame[i]),
+        int(batch.ts_ns[i]),
+        int(batch.iface[i]),
+        int(lres.vlan[i]),
+        int(lres.ifindex[i]),
+        int(lres.direction[i]),
+        int(batch.rec_off[i]),
+    )
+
+
+def _rows_from_packets(
+    batch: FrameBatch, file_id: int, lres: link.LinkResult, pk: ipdec.Packets, identity: np.ndarray
+) -> Rows:
+    i = pk.idx
+    return Rows(
+        file_id=np.full(i.shape[0], file_id, dtype=np.int64),
+        frame=batch.frame[i],
+        rec_off=batch.rec_off[i],
+        ts=batch.ts_ns[i],
+        iface=batch.iface[i],
+        ident=identity[i],
+        vlan=lres.vlan[i],
+        ifindex=lres.ifindex[i],
+        direction=lres.direction[i],
+        src_hi=pk.src_hi,
+        src_lo=pk.src_lo,
+        dst_hi=pk.dst_hi,
+        dst_lo=pk.dst_lo,
+        proto=pk.proto,
+        sport=pk.sport,
+        dport=pk.dport,
+        flags=pk.flags,
+        ip_bytes=pk.ip_bytes,
+    )
+
+
+def _rows_from_reassembled(items: list[Reassembled], interfaces: InterfaceRegistry) -> Rows:
+    def col(values: list[int], dtype: type = np.int64) -> np.ndarray:
+        return np.asarray(values, dtype=dtype)
+
+    refs = [r.ref for r in items]
+    return Rows(
+        file_id=col([r.file_id for r in refs]),
+        frame=col([r.frame for r in refs]),
+        rec_off=col([r.rec_off for r in refs]),
+        ts=col([r.ts_ns for r in refs]),
+        iface=col([r.iface for r in refs]),
+        ident=col([interfaces.identity(r.iface) for r in refs]),
+        vlan=col([r.vlan for r in refs]),
+        ifindex=col([r.ifindex for r in refs]),
+        direction=col([r.direction for r in refs], np.int8),
+        src_hi=col([r.src[0] for r in items], np.uint64),
+        src_lo=col([r.src[1] for r in items], np.uint64),
+        dst_hi=col([r.dst[0] for r in items], np.uint64),
+        dst_lo=col([r.dst[1] for r in items], np.uint64),
+        proto=col([r.proto for r in items]),
+        sport=col([r.sport for r in items]),
+        dport=col([r.dport for r in items]),
+        flags=col([r.flags for r in items]),
+        ip_bytes=col([r.ip_bytes for r in items]),
+    )

@@ -1,0 +1,100 @@
+"""Opening evidence: hash every byte as it is read, see through gzip, and never let a decompression
+error escape (it becomes a problem at the decompressed offset where the stream broke).
+
+Files are opened read-only; nothing here writes anywhere.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import zlib
+from pathlib import Path
+from typing import Protocol
+
+from droneaudit.readers._api import ProblemLog
+
+GZIP_MAGIC = b"\x1f\x8b"
+#: Decompression-bomb guard: never inflate more than this from one .gz input.
+MAX_INFLATED = 64 << 30
+
+
+class ByteStream(Protocol):
+    """What readers consume: something with ``read(n) -> bytes``."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+class HashingFile:
+    """A read-only file whose bytes are fed to SHA-256 as they are consumed."""
+
+    def __init__(self, path: Path) -> None:
+        self._f = path.open("rb")
+        self._h = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self._f.read(n)
+        self._h.update(data)
+        return data
+
+    def finish(self) -> str:
+        """Hash the unread rest (a reader may stop early) and close; return the hex digest."""
+        while chunk := self._f.read(1 << 20):
+            self._h.update(chunk)
+        self._f.close()
+        return self._h.hexdigest()
+
+
+class SafeGzip:
+    """gzip stream that turns corruption or an over-limit size into end-of-data plus a problem record."""
+
+    def __init__(
+        self, raw: HashingFile, display: str, problems: ProblemLog, limit: int = MAX_INFLATED
+    ) -> None:
+        self._gz = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[call-overload]
+        self._display = display
+        self._problems = problems
+        self._limit = limit
+        self.consumed = 0
+        self._done = False
+
+    def read(self, n: int = -1) -> bytes:
+        if self._done:
+            return b""
+        try:
+            data: bytes = self._gz.read(n if n >= 0 else self._limit)
+        except (OSError, EOFError, zlib.error) as exc:
+            self._stop("gzip-corrupt", f"compressed stream is damaged ({exc}); data after this point is lost")
+            return b""
+        self.consumed += len(data)
+        if self.consumed > self._limit:
+            self._stop("decompression-limit", f"more than {self._limit} bytes after decompression; stopped")
+            return data[: len(data) - (self.consumed - self._limit)]
+        return data
+
+    def _stop(self, code: str, detail: str) -> None:
+        self._done = True
+        self._problems.add(self._display, code, detail, offset=self.consumed)
+
+
+def peek(path: Path) -> tuple[bytes, bool]:
+    """The first bytes of the content (decompressed when gzip'd) and whether it was gzip'd."""
+    with path.open("rb") as f:
+        head = f.read(64)
+    if not head.startswith(GZIP_MAGIC):
+        return head, False
+    try:
+        with gzip.open(path, "rb") as g:
+            data: bytes = g.read(64)
+            return data, True
+    except (OSError, EOFError, zlib.error):
+        return b"", True
+
+
+def open_content(path: Path, display: str, problems: ProblemLog) -> tuple[HashingFile, ByteStream]:
+    raw = HashingFile(path)
+    with path.open("rb") as f:
+        head = f.read(2)
+    if head == GZIP_MAGIC:
+        return raw, SafeGzip(raw, display, problems)
+    return raw, raw

@@ -129,10 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # typer's standalone mode: usage errors already printed (exit 2)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     except DroneauditError as exc:
-        err.print(f"Error: {escape(terminal_text(str(exc), limit=500))}")
+        err.print(f"Error: {escape(terminal_text(str(exc), limit=500))}", soft_wrap=True)
         return 2 if isinstance(exc, UsageError | NothingReadable) else 1
     except OSError as exc:
-        err.print(f"Error: {escape(terminal_text(exc, limit=500))}")
+        err.print(f"Error: {escape(terminal_text(exc, limit=500))}", soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err.print("Interrupted.")

@@ -46,35 +46,57 @@ class HashingFile:
 
 
 class SafeGzip:
-    """gzip stream that turns corruption or an over-limit size into end-of-data plus a problem record."""
+    """gzip stream (several members allowed) that turns corruption, a cut-off end or an over-limit size
+    into end-of-data plus a problem record. Decompressing with zlib directly keeps every byte that
+    inflated before the damage, which ``gzip.GzipFile`` would drop with the failing read."""
 
     def __init__(
-        self, raw: HashingFile, display: str, problems: ProblemLog, limit: int = MAX_INFLATED
+        self, raw: ByteStream, display: str, problems: ProblemLog, limit: int = MAX_INFLATED
     ) -> None:
-        self._gz = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[call-overload]
+        self._raw = raw
         self._display = display
         self._problems = problems
         self._limit = limit
+        self._d = zlib.decompressobj(wbits=31)
+        self._buf = bytearray()
         self.consumed = 0
         self._done = False
 
     def read(self, n: int = -1) -> bytes:
-        if self._done:
-            return b""
+        want = self._limit if n < 0 else n
+        while len(self._buf) < want and not self._done:
+            self._inflate_more()
+        out = bytes(self._buf[:want])
+        del self._buf[:want]
+        return out
+
+    def _inflate_more(self) -> None:
+        comp = self._raw.read(1 << 16)
+        if not comp:
+            if not self._d.eof:
+                self._stop("gzip-truncated", "compressed stream ends early; data after this point is lost")
+            self._done = True
+            return
         try:
-            data: bytes = self._gz.read(n if n >= 0 else self._limit)
-        except (OSError, EOFError, zlib.error) as exc:
+            self._take(self._d.decompress(comp))
+            while self._d.eof and self._d.unused_data and not self._done:
+                rest = self._d.unused_data
+                self._d = zlib.decompressobj(wbits=31)  # the next gzip member
+                self._take(self._d.decompress(rest))
+        except zlib.error as exc:
             self._stop("gzip-corrupt", f"compressed stream is damaged ({exc}); data after this point is lost")
-            return b""
-        self.consumed += len(data)
-        if self.consumed > self._limit:
+
+    def _take(self, data: bytes) -> None:
+        room = self._limit - self.consumed
+        if len(data) > room:
+            data = data[:room]
             self._stop("decompression-limit", f"more than {self._limit} bytes after decompression; stopped")
-            return data[: len(data) - (self.consumed - self._limit)]
-        return data
+        self.consumed += len(data)
+        self._buf += data
 
     def _stop(self, code: str, detail: str) -> None:
         self._done = True
-        self._problems.add(self._display, code, detail, offset=self.consumed)
+        self._problems.add(self._display, code, detail, offset=self.consumed + len(self._buf))
 
 
 def peek(path: Path) -> tuple[bytes, bool]:

@@ -94,7 +94,7 @@ def _problems(case: Case, console: Console) -> None:
             if x
         )
         times = f" ×{p.count}" if p.count > 1 else ""
-        console.print(f"  {_t(p.file)}: {_t(p.code)}{times} ({where}): {_t(p.detail)}", highlight=False)
+        console.print(f"  {_t(p.file)}: {_t(p.code)}{times} ({where}): {_t(p.detail)}", soft_wrap=True)
 
 
 __all__ = ["human_bytes", "iso_utc", "render"]

@@ -190,24 +190,21 @@ def fragment_ipv4(packet: bytes, mtu: int) -> list[bytes]:
     if flags_off & 0x4000:
         raise ValueError("the datagram has Don't Fragment set")
     payload = packet[ihl:total]
-    step = (mtu - ihl) // 8 * 8
-    if step <= 0:
-        raise ValueError(f"mtu {mtu} leaves no room for data after a {ihl}-byte header")
     src, dst = str(ipaddress.IPv4Address(packet[12:16])), str(ipaddress.IPv4Address(packet[16:20]))
-    first_options, later_options = packet[20:ihl], _copied_ipv4_options(packet[20:ihl])
+    options, later_options = packet[20:ihl], _copied_ipv4_options(packet[20:ihl])
     base, last_mf = flags_off & 0x1FFF, bool(flags_off & 0x2000)
-    fragments = []
-    for start in range(0, len(payload), step):
-        chunk = payload[start : start + step]
-        last = start + step >= len(payload)
+    fragments: list[bytes] = []
+    start = 0
+    while start < len(payload) or not fragments:
+        step = (mtu - 20 - len(options) - (-len(options) % 4)) // 8 * 8  # data per fragment, 8-aligned
+        if step <= 0:
+            raise ValueError(f"mtu {mtu} leaves no room for data after the IPv4 header")
+        chunk, last = payload[start : start + step], start + step >= len(payload)
+        flags = {"more_fragments": last_mf if last else True, "frag_offset_units": base + start // 8}
         fragments.append(
-            ipv4(
-                src, dst, proto, chunk, ident=ident, ttl=ttl, tos=tos,
-                more_fragments=last_mf if last else True,
-                frag_offset_units=base + start // 8,
-                options=first_options if start == 0 else later_options,
-            )
-        )  # fmt: skip
+            ipv4(src, dst, proto, chunk, ident=ident, ttl=ttl, tos=tos, options=options, **flags)
+        )
+        start, options = start + step, later_options
     return fragments
 
 

@@ -81,8 +81,11 @@ class Capture:
         return key
 
     def _ip_out(self, key: FlowKey, ts_ns: int, up: bool, proto: int, segment: bytes) -> None:
+        ts_ns -= ts_ns % _US  # the interface records microseconds: keep the truth equal to the file
         src, dst = (self.device_ip, key[2]) if up else (key[2], self.device_ip)
-        ident = self._ident.get((src, dst), self.rng.randrange(0x10000))
+        if (src, dst) not in self._ident:
+            self._ident[(src, dst)] = self.rng.randrange(0x10000)
+        ident = self._ident[(src, dst)]
         self._ident[(src, dst)] = (ident + 1) & 0xFFFF
         counter = self._flows[key]
         ttl = 64 if up else counter.ttl
@@ -113,9 +116,19 @@ class Capture:
         """One TCP segment of flow ``key`` in the given direction, checksummed."""
         src, dst = (self.device_ip, key[2]) if up else (key[2], self.device_ip)
         sport, dport = (key[1], key[3]) if up else (key[3], key[1])
-        window = 65535 if "S" in flags else 2048  # scaled by 2**8 after the handshake
-        segment = tcp(sport, dport, payload, seq=seq, ack=ack, flags=flags, window=window, options=options,
-                      src_ip=src, dst_ip=dst)  # fmt: skip
+        window = 65535 if "S" in flags else 2048  # scaled by the window-scale option after SYN
+        segment = tcp(
+            sport,
+            dport,
+            payload,
+            seq=seq,
+            ack=ack,
+            flags=flags,
+            window=window,
+            options=options,
+            src_ip=src,
+            dst_ip=dst,
+        )
         self._ip_out(key, ts_ns, up, PROTO_TCP, segment)
 
     def udp_packet(self, key: FlowKey, ts_ns: int, up: bool, payload: bytes) -> None:
@@ -134,10 +147,23 @@ class Capture:
         for number, (_, _, key, _) in enumerate(sorted(self._pending, key=lambda item: item[:2]), start=1):
             first.setdefault(key, number)
         flows = [
-            FlowTruth(key[0], self.device_ip, key[1], key[2], key[3], c.packets_up, c.packets_down,
-                      c.bytes_up, c.bytes_down, first[key], c.label, c.server_name)
-            for key, c in self._flows.items() if key in first
-        ]  # fmt: skip
+            FlowTruth(
+                key[0],
+                self.device_ip,
+                key[1],
+                key[2],
+                key[3],
+                c.packets_up,
+                c.packets_down,
+                c.bytes_up,
+                c.bytes_down,
+                first[key],
+                c.label,
+                c.server_name,
+            )
+            for key, c in self._flows.items()
+            if key in first
+        ]
         return tuple(sorted(flows, key=lambda flow: flow.first_frame))
 
 
@@ -183,9 +209,16 @@ class TcpConversation:
     """
 
     def __init__(
-        self, cap: Capture, remote_ip: str, remote_port: int, *, label: str, server_name: str | None = None,
-        rtt_ns: int = 40 * _MS, ttl: int = 52,
-    ) -> None:  # fmt: skip
+        self,
+        cap: Capture,
+        remote_ip: str,
+        remote_port: int,
+        *,
+        label: str,
+        server_name: str | None = None,
+        rtt_ns: int = 40 * _MS,
+        ttl: int = 52,
+    ) -> None:
         self.cap = cap
         self.rtt_ns = rtt_ns
         key = ("tcp", cap.ephemeral_port(), remote_ip, remote_port)

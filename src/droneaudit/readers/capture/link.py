@@ -21,35 +21,10 @@ _VNTAG = 0x8926
 _MPLS = (0x8847, 0x8848)
 _PPPOE_SESSION = 0x8864
 
-#: Link types that never carry IP: counted as non-IP frames, not as problems.
-NON_IP_LINK_TYPES = frozenset(
-    {
-        147,
-        148,
-        149,
-        150,
-        151,
-        152,
-        153,
-        154,
-        155,
-        156,
-        157,
-        158,
-        159,
-        160,
-        161,
-        162,
-        187,
-        195,
-        201,
-        215,
-        230,
-        251,
-        256,
-        272,
-    }
-)
+#: Link types that never carry IP (Bluetooth LE, 802.15.4, USB, CAN): counted as non-IP frames, not as
+#: problems. The private DLT_USERn types (147-162) are *not* here: DJI's DUML serial dumps use them, and a
+#: user should be told those frames were not understood.
+NON_IP_LINK_TYPES = frozenset({187, 189, 195, 201, 215, 220, 227, 230, 251, 256, 272})
 
 
 @dataclass

@@ -24,6 +24,7 @@ from droneaudit.readers.capture.interfaces import InterfaceRegistry
 _PROTO_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6"}
 _FLAG_LETTERS = (("S", 0x02), ("A", 0x10), ("P", 0x08), ("F", 0x01), ("R", 0x04), ("U", 0x20))
 _V4_MAPPED_HI_MASK = 0xFFFFFFFF00000000
+DUPLICATE_SLACK_NS = 1_000_000_000
 
 
 @lru_cache(maxsize=1 << 16)
@@ -187,7 +188,8 @@ def _fold(
     for i in members:
         if i == keep or cols["interface"][i] == cols["interface"][keep]:
             continue
-        if cols["first_seen"][i] <= end and cols["last_seen"][i] >= start:  # type: ignore[operator]
+        slack = DUPLICATE_SLACK_NS  # the same packet reaches two interfaces microseconds apart
+        if cols["first_seen"][i] <= end + slack and cols["last_seen"][i] >= start - slack:  # type: ignore[operator]
             out[i] = keep
             problems.add(
                 str(cols["file"][i]),

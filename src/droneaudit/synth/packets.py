@@ -199,11 +199,21 @@ def fragment_ipv4(packet: bytes, mtu: int) -> list[bytes]:
         step = (mtu - 20 - len(options) - (-len(options) % 4)) // 8 * 8  # data per fragment, 8-aligned
         if step <= 0:
             raise ValueError(f"mtu {mtu} leaves no room for data after the IPv4 header")
-        chunk, last = payload[start : start + step], start + step >= len(payload)
-        flags = {"more_fragments": last_mf if last else True, "frag_offset_units": base + start // 8}
-        fragments.append(
-            ipv4(src, dst, proto, chunk, ident=ident, ttl=ttl, tos=tos, options=options, **flags)
+        chunk, more = payload[start : start + step], start + step < len(payload) or last_mf
+        offset = base + start // 8
+        packet_out = ipv4(
+            src,
+            dst,
+            proto,
+            chunk,
+            ident=ident,
+            ttl=ttl,
+            tos=tos,
+            options=options,
+            more_fragments=more,
+            frag_offset_units=offset,
         )
+        fragments.append(packet_out)
         start, options = start + step, later_options
     return fragments
 

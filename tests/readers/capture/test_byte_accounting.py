@@ -205,3 +205,25 @@ def test_nanosecond_pcapng_times_and_drop_counts(tmp_path: Path) -> None:
     (flow,) = case.flow_records()
     assert flow["first_seen"] == "2023-11-14T22:13:20.123456Z"
     assert case.stats.dropped_by_capture == 4
+
+
+def test_both_sides_of_a_hotspot_nat_count_once(tmp_path: Path) -> None:
+    """``tcpdump -i any`` on a hotspot: the phone's flow on wlan0 and its NATed twin on the uplink."""
+    uplink = "100.88.4.2"  # the hotspot's own CGNAT address
+    frames = []
+    for k in range(3):
+        t = T0 + k * MS
+        frames.append(
+            Frame(t, sll2(_udp4(PHONE, SERVER, 40000, 443, 80), protocol=0x0800, ifindex=4, pkttype=0))
+        )
+        frames.append(
+            Frame(
+                t + 50_000, sll2(_udp4(uplink, SERVER, 61000, 443, 80), protocol=0x0800, ifindex=2, pkttype=4)
+            )
+        )
+    path = tmp_path / "hotspot-any.pcap"
+    write_pcap(path, frames, link_type=SLL2)
+    case = droneaudit.scan([path])
+    kept = [f for f in case.flow_records() if f["duplicate_of"] is None]
+    assert [(f["device_ip"], f["interface"], f["packets_up"]) for f in kept] == [(PHONE, "if0#4", 3)]
+    assert "duplicate-across-interfaces" in {p.code for p in case.problems}

@@ -98,10 +98,25 @@ def _known_difference(trace_name: str, key: FlowKey) -> str | None:
     return None
 
 
+#: The record fields a failure message shows (enough to see the flow, its counts and where it starts).
+_SHOWN_FIELDS = (
+    "proto",
+    "device_ip",
+    "device_port",
+    "remote_ip",
+    "remote_port",
+    "packets_up",
+    "bytes_up",
+    "packets_down",
+    "bytes_down",
+    "vlan",
+    "first_frame",
+    "duplicate_of",
+)
+
+
 def _describe(record: Mapping[str, Any]) -> str:
-    fields = ("proto", "device_ip", "device_port", "remote_ip", "remote_port", "packets_up", "bytes_up")
-    fields += ("packets_down", "bytes_down", "vlan", "first_frame", "duplicate_of")
-    return ", ".join(f"{name}={record.get(name)!r}" for name in fields)
+    return ", ".join(f"{name}={record.get(name)!r}" for name in _SHOWN_FIELDS)
 
 
 def _verdict(trace_name: str, key: FlowKey, problems: list[str], context: str) -> None:
@@ -189,17 +204,16 @@ def test_flow_counts_match_zeek_conn_log(case: ZeekConnCase, key: FlowKey) -> No
 # --- fragments -------------------------------------------------------------------------------------
 
 
-def test_ipv6_fragments_counted_once_like_zeek() -> None:
-    """core.ipv6-frag: Zeek delivered each datagram once, the 3 KB answer at its reassembled length."""
-    if CORPUS is None:
-        pytest.skip(corpus_hint())
-    zeek = ipv6_frag_expectations(CORPUS)
+def test_ipv6_fragments_counted_once_like_zeek(corpus: Path) -> None:
+    """core.ipv6-frag: Zeek delivered each datagram once, the 3 KB answer at its reassembled length, and
+    never the lone fragment whose datagram does not complete."""
+    zeek = ipv6_frag_expectations(corpus)
     ours = _ours(_flow_records(zeek.trace))
+    context = "\n".join(["our records:", *(_describe(record) for group in ours.values() for record in group)])
     for key, expected in zeek.flows().items():
         client = key.a if key.a.port != 53 else key.b
         problems = _compare(key, expected, (client.ip, client.port), ours.get(key, []))
-        context = "\n".join(_describe(record) for records in ours.values() for record in records)
-        _verdict(zeek.trace.relative_to(CORPUS / "zeek" / "traces").as_posix(), key, problems, context)
+        _verdict(zeek.trace.relative_to(corpus / "zeek" / "traces").as_posix(), key, problems, context)
 
 
 # --- VLAN ids --------------------------------------------------------------------------------------

@@ -4,7 +4,10 @@ Evidence, strongest first (the first rule that decides wins, and its name is kep
 
 1. ``flag``        — the user said so (``--device IP|CIDR``);
 2. ``interface``   — the address is one the capture interface declares as its own (pcapng if_IPv4addr/6addr);
-3. ``direction``   — the link layer marks the side's packets outgoing (Linux cooked captures, epb_flags);
+3. ``direction``   — the link layer marks the side's packets outgoing (Linux cooked captures, epb_flags).
+                     Only on a capture taken on the device itself: when some address sends packets
+                     marked outgoing *and* packets marked inbound, the capturing host forwards traffic
+                     (a hotspot or router), its "outgoing" says nothing about endpoints, and the rule is off;
 4. ``scope``       — a private/link-local/ULA address beats CGNAT (100.64/10), which beats a global one:
                      a CGNAT or VPN remote is not the LAN, but a phone on cellular may hold a CGNAT address;
 5. ``learned``     — the address was found to be the device in another flow by rules 1–4 (phones often use
@@ -45,14 +48,17 @@ class FlowSides:
     a: str
     b: str
     iface_addresses: frozenset[str]
-    out_a: int  # packets the link layer says A sent outgoing (or B received inbound)
+    out_a: int  # packets from A that the link layer marks outgoing
     out_b: int
+    in_a: int  # packets from A that the link layer marks inbound
+    in_b: int
     initiator_is_a: bool
 
 
 def decide(flows: Sequence[FlowSides], devices: Sequence[IPNet]) -> list[tuple[bool, str]]:
     """For each flow: (device is A, basis)."""
-    first_pass = [_strong(f, devices) for f in flows]
+    use_direction = not _forwarding(flows)
+    first_pass = [_strong(f, devices, use_direction) for f in flows]
     learned = {f.a if r[0] else f.b for f, r in zip(flows, first_pass, strict=True) if r is not None}
     peers = _peer_counts(flows)
     out: list[tuple[bool, str]] = []
@@ -61,7 +67,14 @@ def decide(flows: Sequence[FlowSides], devices: Sequence[IPNet]) -> list[tuple[b
     return out
 
 
-def _strong(f: FlowSides, devices: Sequence[IPNet]) -> tuple[bool, str] | None:
+def _forwarding(flows: Sequence[FlowSides]) -> bool:
+    """True when an address is the source of both outgoing- and inbound-marked packets."""
+    sent_out = {f.a for f in flows if f.out_a} | {f.b for f in flows if f.out_b}
+    sent_in = {f.a for f in flows if f.in_a} | {f.b for f in flows if f.in_b}
+    return bool(sent_out & sent_in)
+
+
+def _strong(f: FlowSides, devices: Sequence[IPNet], use_direction: bool) -> tuple[bool, str] | None:
     for basis, test in (
         ("flag", lambda ip: _in_any(ip, devices)),
         ("interface", f.iface_addresses.__contains__),
@@ -69,7 +82,7 @@ def _strong(f: FlowSides, devices: Sequence[IPNet]) -> tuple[bool, str] | None:
         a, b = test(f.a), test(f.b)
         if a != b:
             return a, basis
-    if (f.out_a > 0) != (f.out_b > 0):
+    if use_direction and (f.out_a > 0) != (f.out_b > 0):
         return f.out_a > 0, "direction"
     ra, rb = scope_rank(f.a), scope_rank(f.b)
     if ra != rb:

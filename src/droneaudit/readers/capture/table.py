@@ -18,7 +18,7 @@ import pyarrow as pa
 from droneaudit.model import FLOW_SCHEMA
 from droneaudit.readers._api import ProblemLog
 from droneaudit.readers.capture.aggregate import Partials
-from droneaudit.readers.capture.device import FlowSides, IPNet, decide
+from droneaudit.readers.capture.device import FlowSides, IPNet, decide, scope_rank
 from droneaudit.readers.capture.interfaces import InterfaceRegistry
 
 _PROTO_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6"}
@@ -87,8 +87,10 @@ def _sides(p: Partials, a: list[str], b: list[str], interfaces: InterfaceRegistr
                 a[i],
                 b[i],
                 frozenset(iface.addresses),
-                int(p.outbound[i, 0] + p.inbound[i, 1]),
-                int(p.outbound[i, 1] + p.inbound[i, 0]),
+                int(p.outbound[i, 0]),
+                int(p.outbound[i, 1]),
+                int(p.inbound[i, 0]),
+                int(p.inbound[i, 1]),
                 initiator == 0,
             )
         )
@@ -151,6 +153,12 @@ def _iface_label(interfaces: InterfaceRegistry, number: int, ifindex: int) -> st
     return f"{name}#{ifindex}" if ifindex >= 0 else name
 
 
+_SAME_TUPLE = ("proto", "device_ip", "device_port", "remote_ip", "remote_port", "vlan")
+#: The two sides of a NAT (a hotspot's ``-i any`` sees the phone's connection on the Wi-Fi and again,
+#: from the hotspot's own address, on the uplink): same remote and the same packets each way.
+_NAT_HALVES = ("proto", "remote_ip", "remote_port", "packets_up", "packets_down")
+
+
 def _duplicates(
     cols: dict[str, list[object]],
     interfaces: InterfaceRegistry,
@@ -158,42 +166,41 @@ def _duplicates(
     problems: ProblemLog,
 ) -> list[int | None]:
     """Mark later sightings of one connection on another interface as duplicates of the device-side one."""
-    n = len(cols["proto"])
-    out: list[int | None] = [None] * n
-    groups: dict[tuple[object, ...], list[int]] = {}
-    for i in range(n):
-        key = tuple(
-            cols[c][i] for c in ("proto", "device_ip", "device_port", "remote_ip", "remote_port", "vlan")
-        )
-        groups.setdefault(key, []).append(i)
-    for members in groups.values():
-        if len(members) > 1:
-            _fold(members, cols, interfaces, first_iface, out, problems)
+    out: list[int | None] = [None] * len(cols["proto"])
+
+    def rank(i: int) -> tuple[int, bool]:
+        address = str(cols["device_ip"][i])
+        return scope_rank(address), address in interfaces.get(int(first_iface[i])).addresses
+
+    for fields, what in ((_SAME_TUPLE, "one connection"), (_NAT_HALVES, "both sides of a NAT")):
+        groups: dict[tuple[object, ...], list[int]] = {}
+        for i in (i for i in range(len(out)) if out[i] is None):
+            groups.setdefault(tuple(cols[c][i] for c in fields), []).append(i)
+        for members in groups.values():
+            if len(members) > 1:
+                keep = max(members, key=lambda i: (rank(i), -i))
+                _fold(keep, members, cols, out, problems, what)
     return out
 
 
 def _fold(
+    keep: int,
     members: list[int],
     cols: dict[str, list[object]],
-    interfaces: InterfaceRegistry,
-    first_iface: np.ndarray,
     out: list[int | None],
     problems: ProblemLog,
+    what: str,
 ) -> None:
-    def declares_device(i: int) -> bool:
-        return cols["device_ip"][i] in interfaces.get(int(first_iface[i])).addresses
-
-    keep = next((i for i in members if declares_device(i)), members[0])
     start, end = cols["first_seen"][keep], cols["last_seen"][keep]
+    slack = DUPLICATE_SLACK_NS  # the same packet reaches two interfaces microseconds apart
     for i in members:
         if i == keep or cols["interface"][i] == cols["interface"][keep]:
             continue
-        slack = DUPLICATE_SLACK_NS  # the same packet reaches two interfaces microseconds apart
         if cols["first_seen"][i] <= end + slack and cols["last_seen"][i] >= start - slack:  # type: ignore[operator]
             out[i] = keep
             problems.add(
                 str(cols["file"][i]),
                 "duplicate-across-interfaces",
-                "one connection seen on several interfaces; counted once, on the device-side interface",
+                f"{what} seen on several interfaces; counted once, on the device-side interface",
                 frame=int(cols["first_frame"][i]),  # type: ignore[call-overload]
             )

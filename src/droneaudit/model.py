@@ -146,3 +146,97 @@ FLOW_SCHEMA = pa.schema(
 
 #: Columns written to JSON ``flows[]`` (the interface named in the foundation issue, plus extras).
 FLOW_JSON_FIELDS: tuple[str, ...] = tuple(FLOW_SCHEMA.names)
+
+
+# --- Inventory: drone media and logs -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrackPoint:
+    """One position a file reveals. Decimal degrees WGS-84 (south/west negative), metres."""
+
+    file: str  #: input path
+    kind: str  #: "aircraft" | "home" | "operator" | "target"
+    lat: float
+    lon: float
+    alt_m: float | None = None  #: altitude as the file states it (see alt_ref)
+    alt_ref: str | None = None  #: "msl" | "relative" | "ellipsoid" | None when the file does not say
+    time_utc: str | None = None  #: ISO 8601 UTC with "Z", only when known or inferred (see time_basis)
+    time_local: str | None = None  #: wall-clock time as written in the file, when it has no zone
+    time_basis: str | None = None  #: "utc" (the file says UTC), "offset" (EXIF OffsetTime), "inferred-tz"
+    source: str = ""  #: where in the file: "EXIF GPS", "XMP drone-dji", "SRT frame 12", …
+    index: int | None = None  #: frame / record / line number inside the file, when it has one
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "kind": self.kind,
+            "lat": self.lat,
+            "lon": self.lon,
+            "alt_m": self.alt_m,
+            "alt_ref": self.alt_ref,
+            "time_utc": self.time_utc,
+            "time_local": self.time_local,
+            "time_basis": self.time_basis,
+            "source": self.source,
+            "index": self.index,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Something that identifies an aircraft, camera, controller, battery, app install or person."""
+
+    kind: str  #: "aircraft-serial", "camera-serial", "lens-serial", "rc-serial", "battery-serial",
+    #: "capture-uuid", "aircraft-name", "remote-id", "operator-id", "app-version", …
+    value: str
+    file: str
+    source: str = (
+        ""  #: tag or field it came from, e.g. "EXIF SerialNumber", "XMP drone-dji:DroneSerialNumber"
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "value": self.value, "file": self.file, "source": self.source}
+
+
+@dataclass(frozen=True, slots=True)
+class MediaItem:
+    """One drone photo, video, sidecar or log, as the inventory readers saw it (headers only)."""
+
+    path: str
+    sha256: str
+    format: str  #: "jpeg", "rjpeg", "dng", "mp4", "srt", "dji-flight-record", "ulog", "dataflash", "tlog", …
+    make: str | None = None
+    model: str | None = None
+    serials: dict[str, str] = field(default_factory=dict)  #: kind → value (see Identity.kind)
+    captured_at: str | None = None  #: as written in the file
+    captured_at_utc: str | None = None  #: only when known or inferred; never guessed silently
+    lat: float | None = None  #: the item's own position (photo: where it was taken), None = no fix
+    lon: float | None = None
+    alt_m: float | None = None
+    extra: dict[str, str] = field(default_factory=dict)  #: format-specific facts worth showing (sorted keys)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "format": self.format,
+            "make": self.make,
+            "model": self.model,
+            "serials": dict(sorted(self.serials.items())),
+            "captured_at": self.captured_at,
+            "captured_at_utc": self.captured_at_utc,
+            "lat": self.lat,
+            "lon": self.lon,
+            "alt_m": self.alt_m,
+            "extra": dict(sorted(self.extra.items())),
+        }
+
+
+@dataclass
+class MediaRecords:
+    """What one media reader returns for one file (problems go to the scan's ProblemLog)."""
+
+    item: MediaItem
+    tracks: list[TrackPoint] = field(default_factory=list)
+    identities: list[Identity] = field(default_factory=list)

@@ -32,15 +32,14 @@ class Case:
     problems: list[Problem]
     interfaces: list[Interface] = field(default_factory=list)
     stats: CaptureStats = field(default_factory=CaptureStats)
+    dns: pa.Table | None = None
 
     def flow_records(self) -> list[dict[str, Any]]:
         """Flows as JSON-ready dicts (times as ISO 8601 UTC strings)."""
-        cols = {name: _plain(self.flows.column(name)) for name in self.flows.column_names}
-        rows = [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)]
-        for row in rows:
-            row["first_seen"] = iso_utc(row["first_seen"])
-            row["last_seen"] = iso_utc(row["last_seen"])
-        return rows
+        return _records(self.flows)
+
+    def dns_records(self) -> list[dict[str, Any]]:
+        return _records(self.dns) if self.dns is not None else []
 
     def readable(self) -> bool:
         """True when at least one input was understood."""
@@ -54,6 +53,7 @@ class Case:
             "interfaces": [i.to_dict() for i in self.interfaces],
             "stats": self.stats.to_dict(),
             "flows": self.flow_records(),
+            "dns": self.dns_records(),
             "problems": [p.to_dict() for p in self.problems],
         }
 
@@ -66,6 +66,7 @@ class Case:
             "inputs": _records_table([i.to_dict() for i in self.inputs], _INPUT_SCHEMA),
             "problems": _records_table([p.to_dict() for p in self.problems], _PROBLEM_SCHEMA),
             "interfaces": _records_table([i.to_dict() for i in self.interfaces], _INTERFACE_SCHEMA),
+            **({"dns": self.dns} if self.dns is not None else {}),
         }
 
     def manifest(self) -> dict[str, Any]:
@@ -88,6 +89,15 @@ class Case:
         from droneaudit.store import write_case
 
         write_case(self, path)
+
+
+def _records(table: pa.Table) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts; timestamp columns become ISO 8601 UTC strings."""
+    cols = {name: _plain(table.column(name)) for name in table.column_names}
+    for name in table.column_names:
+        if pa.types.is_timestamp(table.schema.field(name).type):
+            cols[name] = [iso_utc(v) if v is not None else None for v in cols[name]]
+    return [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)]
 
 
 def _plain(column: pa.ChunkedArray) -> list[Any]:

@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from droneaudit.attribution import attribute, dns_answers, dns_table
 from droneaudit.case import Case
 from droneaudit.errors import UsageError
 from droneaudit.model import InputFile
@@ -54,8 +55,15 @@ def scan(
     ctx = ScanContext(problems, interfaces, FlowBuilder(interfaces, problems), progress)
     inputs = [_read_one(path, ctx) for path in expand(paths)]
     flows, stats = ctx.flows.finish(nets)
+    payloads = ctx.flows.payloads
+    flows = attribute(flows, payloads.names, dns_answers(payloads.dns_events))
     return Case(
-        inputs=inputs, flows=flows, problems=problems.records(), interfaces=interfaces.all(), stats=stats
+        inputs=inputs,
+        flows=flows,
+        problems=problems.records(),
+        interfaces=interfaces.all(),
+        stats=stats,
+        dns=dns_table(payloads.dns_events),
     )
 
 

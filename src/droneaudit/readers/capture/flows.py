@@ -22,6 +22,7 @@ from droneaudit.readers.capture.batch import FrameBatch
 from droneaudit.readers.capture.device import IPNet
 from droneaudit.readers.capture.fragments import FrameRef, Reassembled, Reassembler
 from droneaudit.readers.capture.interfaces import InterfaceRegistry, link_type_name
+from droneaudit.readers.capture.payloads import PayloadCollector
 from droneaudit.readers.capture.rows import Rows, orient
 from droneaudit.readers.capture.table import build_table
 
@@ -42,7 +43,11 @@ class FlowBuilder:
     _partials: list[Partials] = field(default_factory=list)
     _reasm: Reassembler = field(default_factory=Reassembler)
     _counts: dict[str, int] = field(default_factory=dict)
+    payloads: PayloadCollector = field(init=False)
     _by_link: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.payloads = PayloadCollector(self.interfaces)
 
     def file_id(self, display: str) -> int:
         self.files.append(display)
@@ -62,7 +67,9 @@ class FlowBuilder:
         ipres = ipdec.decode(batch, lres.l3)
         self._ip_problems(batch, ipres.problems)
         identity = self._identities(batch.iface)
-        rows = [_rows_from_packets(batch, file_id, lres, ipres.packets, identity)]
+        packet_rows = _rows_from_packets(batch, file_id, lres, ipres.packets, identity)
+        self.payloads.collect(batch, lres, ipres.packets, orient(packet_rows))
+        rows = [packet_rows]
         reassembled = self._fragments(batch, file_id, lres, ipres.fragments, identity)
         if reassembled:
             rows.append(_rows_from_reassembled(reassembled, self.interfaces))
@@ -145,6 +152,7 @@ class FlowBuilder:
         return self._reasm.add(frags, batch.buf, refs, [int(identity[i]) for i in frags.idx])
 
     def finish(self, devices: Sequence[IPNet]) -> tuple[pa.Table, CaptureStats]:
+        self.payloads.finish()
         leftovers = self._reasm.flush()
         for ref, why in self._reasm.lost:
             self.problems.add(

@@ -54,6 +54,7 @@ class Packets:
     ip_bytes: I64
     l4_off: I64  # where the transport payload starts in the batch buffer
     l4_len: I64  # transport payload bytes present (cut at the IP length and at the frame end)
+    seq: I64  # TCP sequence number (0 for other protocols)
 
     @classmethod
     def concat(cls, parts: list[Packets]) -> Packets:
@@ -292,6 +293,7 @@ def _transport(
         total[k],
         (l4 + hdr)[k],
         np.maximum(l4_avail - hdr, 0)[k],
+        np.where(is_tcp & (l4_avail >= 8), u32be(buf, l4 + 4), 0)[k],
     )
 
 

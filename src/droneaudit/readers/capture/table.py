@@ -133,7 +133,7 @@ def _columns(
         "first_frame": p.first_frame.tolist(),
         "file": [files[int(i)] for i in p.first_file],
         "interface": [
-            _iface_label(interfaces, int(i), int(x))
+            iface_label(interfaces, int(i), int(x))
             for i, x in zip(p.first_iface, p.keys["ifindex"], strict=True)
         ],
         "vlan": [None if v < 0 else int(v) for v in p.keys["vlan"]],
@@ -148,7 +148,7 @@ def _columns(
     }
 
 
-def _iface_label(interfaces: InterfaceRegistry, number: int, ifindex: int) -> str:
+def iface_label(interfaces: InterfaceRegistry, number: int, ifindex: int) -> str:
     name = interfaces.get(number).name
     return f"{name}#{ifindex}" if ifindex >= 0 else name
 

@@ -1,0 +1,241 @@
+"""The few payloads that name a remote, picked out of the hot path without a per-packet Python loop.
+
+Per chunk, vectorised masks select DNS (UDP and TCP port 53), QUIC Initials, and TCP segments with
+payload; TCP and QUIC candidates are grouped by flow direction, and only directions still waiting for a
+ClientHello or HTTP request get their first segments copied (bounded per direction). Parsing happens in
+Python on those few packets; the results are name evidence and DNS events tied to frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from droneaudit.readers.capture.batch import FrameBatch
+from droneaudit.readers.capture.gather import u8, u32be
+from droneaudit.readers.capture.interfaces import InterfaceRegistry
+from droneaudit.readers.capture.ip import TCP, UDP, Packets
+from droneaudit.readers.capture.link import LinkResult
+from droneaudit.readers.capture.rows import KEY_DTYPE, Oriented, group_ids
+from droneaudit.readers.capture.table import address_text, iface_label
+from droneaudit.readers.protocols import dns, http, quic, tls
+
+#: Per flow direction: how many payload segments and bytes to keep while waiting for a name.
+MAX_SEGMENTS = 12
+MAX_BYTES = 1 << 16
+DNS_PORT = 53
+#: Segments to wait for the stream's first segment before deciding a TCP direction carries no TLS/HTTP.
+REORDER_WAIT = 4
+_DIR_KEY = np.dtype([("k", KEY_DTYPE), ("d", "u1")])
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who sent a packet to whom, as text, with the interface: enough to find its flow later."""
+
+    proto: str
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    vlan: int | None
+    interface: str
+
+
+@dataclass(frozen=True)
+class FrameAt:
+    file: str
+    frame: int
+    ts_ns: int
+
+
+@dataclass(frozen=True)
+class NameEvidence:
+    """A name the client put on the wire: TLS SNI, QUIC SNI or HTTP Host (CONNECT authority)."""
+
+    kind: str  # "tls-sni" | "quic-sni" | "http-host"
+    name: str
+    ech_outer: bool  # the SNI is the public name of an Encrypted ClientHello
+    sender: Sender
+    at: FrameAt
+
+
+@dataclass(frozen=True)
+class DnsEvent:
+    transport: str  # "udp" | "tcp"
+    message: dns.DnsMessage
+    sender: Sender
+    at: FrameAt
+
+
+@dataclass
+class _Direction:
+    sender: Sender
+    first: FrameAt
+    segments: dict[int, bytes] = field(default_factory=dict)  # TCP seq -> payload
+    size: int = 0
+    quic: quic.InitialStream | None = None
+
+
+@dataclass
+class PayloadCollector:
+    interfaces: InterfaceRegistry
+    names: list[NameEvidence] = field(default_factory=list)
+    dns_events: list[DnsEvent] = field(default_factory=list)
+    _open: dict[bytes, _Direction] = field(default_factory=dict)
+    _done: set[bytes] = field(default_factory=set)
+    _dns_tcp: dict[bytes, _Direction] = field(default_factory=dict)
+
+    def collect(self, batch: FrameBatch, lres: LinkResult, pk: Packets, ori: Oriented) -> None:
+        """``ori`` must be the orientation of exactly ``pk``'s rows (same order)."""
+        if len(pk) == 0:
+            return
+        buf = batch.buf
+        has = pk.l4_len > 0
+        first = u8(buf, pk.l4_off)
+        dns_port = (pk.sport == DNS_PORT) | (pk.dport == DNS_PORT)
+        udp, tcp_ = (pk.proto == UDP) & has, (pk.proto == TCP) & has
+        version = u32be(buf, pk.l4_off + 1)
+        initial = udp & (pk.l4_len >= 20) & ((first & 0xC0) == 0xC0) & np.isin(version, (quic.V1, quic.V2))
+        for i in np.flatnonzero(udp & dns_port):
+            self._dns_udp(batch, lres, pk, int(i))
+        self._streams(batch, lres, pk, ori, np.flatnonzero(tcp_ & dns_port), dns_stream=True)
+        self._streams(batch, lres, pk, ori, np.flatnonzero((tcp_ & ~dns_port) | initial), dns_stream=False)
+
+    def _sender(self, batch: FrameBatch, lres: LinkResult, pk: Packets, i: int) -> Sender:
+        row = int(pk.idx[i])
+        vlan = int(lres.vlan[row])
+        return Sender(
+            "tcp" if pk.proto[i] == TCP else "udp",
+            address_text(int(pk.src_hi[i]), int(pk.src_lo[i])),
+            int(pk.sport[i]),
+            address_text(int(pk.dst_hi[i]), int(pk.dst_lo[i])),
+            int(pk.dport[i]),
+            None if vlan < 0 else vlan,
+            iface_label(self.interfaces, int(batch.iface[row]), int(lres.ifindex[row])),
+        )
+
+    @staticmethod
+    def _at(batch: FrameBatch, pk: Packets, i: int) -> FrameAt:
+        row = int(pk.idx[i])
+        return FrameAt(batch.file, int(batch.frame[row]), int(batch.ts_ns[row]))
+
+    @staticmethod
+    def _payload(batch: FrameBatch, pk: Packets, i: int) -> bytes:
+        start = int(pk.l4_off[i])
+        return bytes(batch.buf[start : start + min(int(pk.l4_len[i]), MAX_BYTES)])
+
+    def _dns_udp(self, batch: FrameBatch, lres: LinkResult, pk: Packets, i: int) -> None:
+        message = dns.parse(self._payload(batch, pk, i))
+        if message is not None:
+            self.dns_events.append(
+                DnsEvent("udp", message, self._sender(batch, lres, pk, i), self._at(batch, pk, i))
+            )
+
+    def _streams(
+        self,
+        batch: FrameBatch,
+        lres: LinkResult,
+        pk: Packets,
+        ori: Oriented,
+        idx: np.ndarray,
+        *,
+        dns_stream: bool,
+    ) -> None:
+        if idx.shape[0] == 0:
+            return
+        keyed = np.empty(idx.shape[0], dtype=_DIR_KEY)
+        keyed["k"], keyed["d"] = ori.keys[idx], ori.dir[idx]
+        gid = group_ids(keyed)
+        order = np.argsort(gid, kind="stable")
+        starts = np.flatnonzero(np.r_[True, gid[order][1:] != gid[order][:-1]])
+        table = self._dns_tcp if dns_stream else self._open
+        for s, e in zip(starts, np.r_[starts[1:], order.shape[0]], strict=True):
+            key = keyed[order[s]].tobytes()
+            if key in self._done:
+                continue
+            for j in order[s:e][:MAX_SEGMENTS]:
+                if self._add(table, key, batch, lres, pk, int(idx[j]), dns_stream):
+                    break
+
+    def _add(
+        self,
+        table: dict[bytes, _Direction],
+        key: bytes,
+        batch: FrameBatch,
+        lres: LinkResult,
+        pk: Packets,
+        i: int,
+        dns_stream: bool,
+    ) -> bool:
+        """Keep one segment; return True when this direction needs nothing more."""
+        state = table.get(key)
+        if state is None:
+            state = table[key] = _Direction(self._sender(batch, lres, pk, i), self._at(batch, pk, i))
+        if len(state.segments) >= MAX_SEGMENTS or state.size >= MAX_BYTES:
+            self._done.add(key)
+            return True
+        payload = self._payload(batch, pk, i)
+        state.size += len(payload)
+        if pk.proto[i] == UDP:
+            state.segments[len(state.segments)] = payload
+            state.quic = state.quic or quic.InitialStream()
+            state.quic.add_datagram(payload)
+        else:
+            state.segments.setdefault(int(pk.seq[i]), payload)
+        if dns_stream:
+            return False
+        return self._try_name(key, state, self._at(batch, pk, i))
+
+    def _try_name(self, key: bytes, state: _Direction, at: FrameAt) -> bool:
+        if state.quic is not None:
+            status, hello = state.quic.client_hello()
+            kind = "quic-sni"
+        else:
+            stream = _contiguous(state.segments)
+            if http.looks_like_request(stream[:8]):
+                return self._http(key, state, stream, at)
+            status, hello = tls.from_records(stream)
+            kind = "tls-sni"
+        if status is tls.Status.NEED_MORE:
+            return False
+        if status is tls.Status.NOT_TLS and state.quic is None and len(state.segments) < REORDER_WAIT:
+            return False  # the segment that starts the stream may still arrive out of order
+        self._done.add(key)
+        if status is tls.Status.DONE and hello is not None and hello.sni:
+            self.names.append(NameEvidence(kind, hello.sni, hello.ech, state.sender, state.first))
+        return True
+
+    def _http(self, key: bytes, state: _Direction, stream: bytes, at: FrameAt) -> bool:
+        if b"\r\n\r\n" not in stream and len(stream) < 8192:
+            return False
+        self._done.add(key)
+        request = http.parse(stream)
+        if request is not None and request.host:
+            self.names.append(NameEvidence("http-host", request.host, False, state.sender, state.first))
+        return True
+
+    def finish(self) -> None:
+        """DNS over TCP: parse the length-prefixed messages of each direction once all data is in."""
+        for state in self._dns_tcp.values():
+            for message_bytes in dns.split_tcp_stream(_contiguous(state.segments)):
+                message = dns.parse(message_bytes)
+                if message is not None:
+                    self.dns_events.append(DnsEvent("tcp", message, state.sender, state.first))
+        self._dns_tcp.clear()
+        self._open.clear()
+
+
+def _contiguous(segments: dict[int, bytes]) -> bytes:
+    """TCP payload in sequence order from the lowest sequence number, up to the first gap."""
+    if not segments:
+        return b""
+    out = bytearray()
+    base = min(segments)
+    for seq in sorted(segments):
+        offset = (seq - base) & 0xFFFFFFFF
+        if offset > len(out):
+            break
+        out += segments[seq][len(out) - offset :]
+    return bytes(out)

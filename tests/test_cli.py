@@ -42,14 +42,39 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, out, err
 
 
-def test_scan_prints_exact_summary(capture: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_scan_prints_verdict_endpoints_and_exit_1_on_egress(
+    capture: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = run(["scan", str(capture)], capsys)
-    assert code == 0 and err == ""
+    assert code == 1 and err == ""
     lines = out.splitlines()
-    assert lines[0] == "Read 1 of 1 file(s): 3 frames, 3 IP packets in 1 flows; 0 non-IP, 0 undecodable"
-    row = next(line for line in lines if "47.88.61.146:443" in line)
+    # 100+8+20 = 128 and 72+28 = 100 bytes up; 400+28 = 428 down: 656 bytes with one remote.
+    assert (
+        lines[0]
+        == "Verdict: FAIL (scope: device) — internet egress: 656 bytes exchanged with 1 remote(s) (47.88.61.146)"
+    )
+    row = next(line for line in lines if "47.88.61.146" in line and "│" in line)
     cells = [c.strip() for c in row.strip("│").split("│")]
-    # 100+8+20 = 128 and 72+28 = 100 bytes up; 400+28 = 428 down.
+    # Owner per ../shared/reference/ip-data.md (47.88.0.0/16: AS45102 Alibaba (US)); the cell may wrap.
+    assert cells[:2] + cells[3:] == [
+        "47.88.61.146",
+        "—",
+        "US/US",
+        "228 B",
+        "428 B",
+        "1",
+        "2026-03-14T09:30:00",
+    ]
+    assert cells[2].startswith("AS45102 Alibaba (US) Technology")
+    assert "medium unnamed-remote: 47.88.61.146" in out
+    assert "Read 1 of 1 file(s): 3 frames, 3 IP packets in 1 flows; 0 non-IP, 0 undecodable" in lines
+    assert lines[-1] == "No problems reading the evidence."
+
+
+def test_flow_table_on_request(capture: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(["scan", str(capture), "--flows"], capsys)
+    row = next(line for line in out.splitlines() if "47.88.61.146:443" in line)
+    cells = [c.strip() for c in row.strip("│").split("│")]
     assert cells == [
         "udp",
         "192.168.43.23:40000",
@@ -60,14 +85,41 @@ def test_scan_prints_exact_summary(capture: Path, capsys: pytest.CaptureFixture[
         "2026-03-14T09:30:00",
         "1",
     ]
-    assert lines[-1] == "No problems reading the evidence."
+
+
+def test_local_only_capture_passes_with_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "ldm.pcap"
+    gw = "192.168.43.1"
+    frames = [
+        Frame(T0, ipv4(PHONE, gw, 17, udp(40006, 9003, b"c" * 50))),
+        Frame(T0 + 10**6, ipv4(gw, PHONE, 17, udp(9003, 40006, b"v" * 900))),
+    ]
+    write_pcap(path, frames, link_type=101)
+    code, out, _ = run(["scan", str(path)], capsys)
+    assert code == 0
+    assert (
+        out.splitlines()[0]
+        == "Verdict: PASS (scope: device) — no internet egress from the device in this capture"
+    )
+
+
+def test_allowing_the_host_turns_the_verdict(capture: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["scan", str(capture), "--policy", str(_policy(capture.parent))], capsys)
+    assert code == 0
+    assert out.startswith("Verdict: PASS")
+
+
+def _policy(folder: Path) -> Path:
+    path = folder / "policy.toml"
+    path.write_text('[allow]\nnetworks = ["47.88.0.0/16"]\n[verdict]\nfail_on = "high"\n')
+    return path
 
 
 def test_json_to_stdout_is_deterministic_and_hashes_inputs(
     capture: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, first, err = run(["scan", str(capture), "--json", "-"], capsys)
-    assert code == 0
+    assert code == 1
     _, second, _ = run(["scan", str(capture), "--json", "-"], capsys)
     assert first == second
     doc = json.loads(first)
@@ -102,7 +154,7 @@ def test_parquet_and_duckdb_outputs(
     code, _, _ = run(
         ["scan", str(capture), "-q", "--parquet", str(tmp_path / "pq"), "--case", str(case_file)], capsys
     )
-    assert code == 0
+    assert code == 1
     flows = pq.read_table(tmp_path / "pq" / "flows.parquet")
     assert flows.column("bytes_down").to_pylist() == [428]
     con = duckdb.connect(str(case_file), read_only=True)
@@ -201,7 +253,7 @@ def _block_offsets(data: bytes) -> list[int]:
 def test_folder_of_mixed_files(capture: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "readme.txt").write_text("not evidence\n")
     code, out, _ = run(["scan", str(tmp_path)], capsys)
-    assert code == 0
+    assert code == 1
     assert "Read 1 of 2 file(s)" in out
     assert (
         f"{tmp_path / 'readme.txt'}: unrecognised-format (offset 0): not a packet capture: looks like text"
@@ -213,7 +265,7 @@ def test_hostile_interface_name_is_escaped(tmp_path: Path, capsys: pytest.Captur
     path = tmp_path / "evil.pcapng"
     write_pcapng(path, [IfaceSpec(101, name="wlan0\x1b[2J\x1b]0;pwned\x07")], [Frame(T0, _pkt(5))])
     code, out, _ = run(["scan", str(path), "--json", str(tmp_path / "o.json")], capsys)
-    assert code == 0
+    assert code == 1
     assert "\x1b" not in out and "\x07" not in out
 
 

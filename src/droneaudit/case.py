@@ -10,13 +10,27 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from droneaudit import __version__
-from droneaudit.model import SCHEMA_VERSION, CaptureStats, InputFile, Interface, Problem
+from droneaudit.model import (
+    SCHEMA_VERSION,
+    CaptureStats,
+    Finding,
+    Identity,
+    InputFile,
+    Interface,
+    MediaItem,
+    Problem,
+    TrackPoint,
+    Verdict,
+)
+
+if TYPE_CHECKING:
+    from droneaudit.endpoints import Endpoint
 
 
 def iso_utc(ns: int) -> str:
@@ -33,6 +47,14 @@ class Case:
     interfaces: list[Interface] = field(default_factory=list)
     stats: CaptureStats = field(default_factory=CaptureStats)
     dns: pa.Table | None = None
+    endpoints: list[Endpoint] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    verdict: Verdict | None = None
+    exit_code: int = 0
+    data_sources: dict[str, Any] = field(default_factory=dict)
+    media: list[MediaItem] = field(default_factory=list)
+    tracks: list[TrackPoint] = field(default_factory=list)
+    identities: list[Identity] = field(default_factory=list)
 
     def flow_records(self) -> list[dict[str, Any]]:
         """Flows as JSON-ready dicts (times as ISO 8601 UTC strings)."""
@@ -52,8 +74,15 @@ class Case:
             "inputs": [i.to_dict() for i in self.inputs],
             "interfaces": [i.to_dict() for i in self.interfaces],
             "stats": self.stats.to_dict(),
+            "verdict": self.verdict.to_dict() if self.verdict else None,
+            "endpoints": [e.to_dict() for e in self.endpoints],
+            "findings": [f.to_dict() for f in self.findings],
+            "data_sources": self.data_sources,
             "flows": self.flow_records(),
             "dns": self.dns_records(),
+            "media": [m.to_dict() for m in self.media],
+            "tracks": [t.to_dict() for t in self.tracks],
+            "identities": [i.to_dict() for i in self.identities],
             "problems": [p.to_dict() for p in self.problems],
         }
 
@@ -67,6 +96,8 @@ class Case:
             "problems": _records_table([p.to_dict() for p in self.problems], _PROBLEM_SCHEMA),
             "interfaces": _records_table([i.to_dict() for i in self.interfaces], _INTERFACE_SCHEMA),
             **({"dns": self.dns} if self.dns is not None else {}),
+            "endpoints": _json_table([e.to_dict() for e in self.endpoints], _ENDPOINT_COLUMNS),
+            "findings": _json_table([f.to_dict() for f in self.findings], _FINDING_COLUMNS),
         }
 
     def manifest(self) -> dict[str, Any]:
@@ -136,6 +167,47 @@ _INTERFACE_SCHEMA = pa.schema(
         ("received", pa.int64()),
     ]
 )
+
+
+_ENDPOINT_COLUMNS = {
+    "host": pa.string(),
+    "ips": pa.list_(pa.string()),
+    "local": pa.bool_(),
+    "asn": pa.int64(),
+    "org": pa.string(),
+    "country_registered": pa.string(),
+    "country_geo": pa.string(),
+    "category": pa.string(),
+    "vendor": pa.string(),
+    "service": pa.string(),
+    "drone_vendor": pa.bool_(),
+    "confidence": pa.string(),
+    "flows": pa.int64(),
+    "bytes_up": pa.int64(),
+    "bytes_down": pa.int64(),
+    "packets_up": pa.int64(),
+    "packets_down": pa.int64(),
+    "first_seen": pa.string(),
+    "last_seen": pa.string(),
+    "evidence": pa.string(),
+}
+_FINDING_COLUMNS = {
+    "code": pa.string(),
+    "severity": pa.string(),
+    "file": pa.string(),
+    "detail": pa.string(),
+    "host": pa.string(),
+    "evidence": pa.string(),
+}
+
+
+def _json_table(records: list[dict[str, Any]], columns: dict[str, pa.DataType]) -> pa.Table:
+    """Records into a fixed schema; nested evidence lists are kept as JSON text."""
+    rows = [
+        {k: (json.dumps(r[k], sort_keys=True) if k == "evidence" else r.get(k)) for k in columns}
+        for r in records
+    ]
+    return pa.Table.from_pylist(rows, schema=pa.schema(list(columns.items())))
 
 
 def _records_table(records: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:

@@ -14,6 +14,9 @@ from rich.markup import escape
 
 import droneaudit
 from droneaudit.case import Case
+from droneaudit.checks.policy import Policy
+from droneaudit.checks.policy import load as load_policy
+from droneaudit.enrich.catalog import Catalog
 from droneaudit.errors import DroneauditError, NothingReadable, UsageError
 from droneaudit.render import terminal
 from droneaudit.render.progress import progress_for
@@ -38,6 +41,19 @@ JsonOut = Annotated[
 ParquetOut = Annotated[Path | None, typer.Option("--parquet", help="Write tables as Parquet files into DIR.")]
 CaseOut = Annotated[Path | None, typer.Option("--case", help="Write the case into a DuckDB file.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No terminal summary.")]
+PolicyFile = Annotated[
+    Path | None, typer.Option("--policy", help="Policy TOML: allowed hosts/categories, scope.")
+]
+AllowHost = Annotated[
+    list[str] | None, typer.Option("--allow-host", help="Host (or *.suffix) that is allowed.")
+]
+AllowCategory = Annotated[
+    list[str] | None, typer.Option("--allow-category", help="Catalog category allowed.")
+]
+Scope = Annotated[str | None, typer.Option("--scope", help="device (any egress counts) or vendor.")]
+FailOn = Annotated[str | None, typer.Option("--fail-on", help="Lowest finding severity that exits 1.")]
+CatalogFile = Annotated[list[Path] | None, typer.Option("--catalog", help="Extra catalog TOML (repeatable).")]
+ShowFlows = Annotated[bool, typer.Option("--flows", help="Also print the flow table.")]
 
 
 def _version(value: bool) -> None:
@@ -63,15 +79,35 @@ def scan(
     parquet: ParquetOut = None,
     case: CaseOut = None,
     quiet: Quiet = False,
+    policy: PolicyFile = None,
+    allow_host: AllowHost = None,
+    allow_category: AllowCategory = None,
+    scope: Scope = None,
+    fail_on: FailOn = None,
+    catalog: CatalogFile = None,
+    flows: ShowFlows = False,
 ) -> None:
-    """Read captures into flows; print a summary and write the requested outputs."""
+    """Read captures into flows, name and classify every remote, and give the verdict."""
     files = droneaudit.scan_paths(paths)
     _refuse_overwrite(files, [Path(json)] if json and json != "-" else [], parquet, case)
+    rules = (load_policy(policy) if policy else Policy()).with_flags(
+        allow_host or [], allow_category or [], scope, fail_on
+    )
     with progress_for(files, enabled=not quiet and sys.stderr.isatty()) as sink:
-        result = droneaudit.scan(files, devices=device or (), progress=sink)
-    _emit(result, json, parquet, case, quiet)
+        result = droneaudit.scan(
+            files, devices=device or (), progress=sink, policy=rules, catalog=_catalog(catalog or [])
+        )
+    _emit(result, json, parquet, case, quiet, flows)
     if not result.readable():
         raise NothingReadable("no input could be read as evidence (see the problems above)")
+    raise typer.Exit(result.exit_code)
+
+
+def _catalog(extra: list[Path]) -> Catalog:
+    merged = Catalog.load_default()
+    for path in extra:
+        merged = merged.merged(Catalog.from_toml(path))
+    return merged
 
 
 def _refuse_overwrite(inputs: list[Path], files: list[Path], *folders: Path | None) -> None:
@@ -89,10 +125,12 @@ def report_console(*, stderr: bool = False) -> Console:
     return Console(file=stream, highlight=False, width=width)
 
 
-def _emit(result: Case, json: str | None, parquet: Path | None, case: Path | None, quiet: bool) -> None:
+def _emit(
+    result: Case, json: str | None, parquet: Path | None, case: Path | None, quiet: bool, flows: bool
+) -> None:
     console = report_console(stderr=json == "-")
     if not quiet:
-        terminal.render(result, console)
+        terminal.render(result, console, flows=flows)
     if json == "-":
         sys.stdout.write(result.to_json())
     elif json:

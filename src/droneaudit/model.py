@@ -141,6 +141,7 @@ FLOW_SCHEMA = pa.schema(
         pa.field("tcp_flags_down", pa.string(), metadata={"doc": "TCP flags seen remote → device"}),
         pa.field("tcp_state", pa.string(), metadata={"doc": "Zeek-like conn_state from flags, or null"}),
         pa.field("duplicate_of", pa.int64(), metadata={"doc": "index of the flow this one repeats"}),
+        pa.field("app", pa.string(), metadata={"doc": "app label from the capture (PCAPdroid trailer)"}),
     ]
 )
 
@@ -240,3 +241,52 @@ class MediaRecords:
     item: MediaItem
     tracks: list[TrackPoint] = field(default_factory=list)
     identities: list[Identity] = field(default_factory=list)
+
+
+# --- Findings and verdict ------------------------------------------------------------------------------
+
+SEVERITIES = ("info", "low", "medium", "high")
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something a check concluded, with the frames or offsets that prove it."""
+
+    code: str  #: stable kebab-case, e.g. "internet-egress", "upload-heavy", "lookup-without-connection"
+    severity: str  #: info < low < medium < high
+    file: str  #: the input that holds the (first) evidence
+    detail: str  #: one human sentence
+    evidence: tuple[dict[str, Any], ...] = ()  #: [{file, frame | offset, kind}]
+    host: str | None = None  #: the remote it concerns, when it concerns one
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "file": self.file,
+            "detail": self.detail,
+            "evidence": [dict(e) for e in self.evidence],
+            "host": self.host,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Did local data mode hold? ``pass`` only when the capture can support it."""
+
+    status: str  #: "pass" | "fail" | "inconclusive"
+    scope: str  #: "device" | "vendor" | "app:NAME"
+    summary: str  #: one sentence
+    reasons: tuple[str, ...] = ()  #: why fail / why inconclusive (also caveats on a fail)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "scope": self.scope,
+            "summary": self.summary,
+            "reasons": list(self.reasons),
+        }

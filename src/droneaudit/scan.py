@@ -4,13 +4,21 @@ gather the tables. Unreadable files become problem records; nothing here prints 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from droneaudit import endpoints
 from droneaudit.attribution import attribute, dns_answers, dns_table
 from droneaudit.case import Case
+from droneaudit.checks import verdict as verdict_mod
+from droneaudit.checks.context import CheckInput
+from droneaudit.checks.policy import Policy
+from droneaudit.enrich.catalog import Catalog
+from droneaudit.enrich.ipdata import IpData
 from droneaudit.errors import UsageError
 from droneaudit.model import InputFile
 from droneaudit.readers import _registry
@@ -18,7 +26,7 @@ from droneaudit.readers._api import ProblemLog, ProgressSink, ScanContext
 from droneaudit.readers.capture.device import IPNet, parse_device
 from droneaudit.readers.capture.flows import FlowBuilder
 from droneaudit.readers.capture.interfaces import InterfaceRegistry
-from droneaudit.readers.source import peek
+from droneaudit.readers.source import peek, sha256_file
 
 
 def expand(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -47,6 +55,9 @@ def scan(
     *,
     devices: Sequence[str | IPNet] = (),
     progress: ProgressSink | None = None,
+    policy: Policy | None = None,
+    catalog: Catalog | None = None,
+    ipdata: IpData | None = None,
 ) -> Case:
     """Read every input into one case. ``devices``: addresses/CIDRs of the audited device (``--device``)."""
     nets = [d if not isinstance(d, str) else _device(d) for d in devices]
@@ -57,14 +68,51 @@ def scan(
     flows, stats = ctx.flows.finish(nets)
     payloads = ctx.flows.payloads
     flows = attribute(flows, payloads.names, dns_answers(payloads.dns_events))
-    return Case(
+    case = Case(
         inputs=inputs,
         flows=flows,
         problems=problems.records(),
         interfaces=interfaces.all(),
         stats=stats,
         dns=dns_table(payloads.dns_events),
+        media=[m.item for m in ctx.media],
+        tracks=[t for m in ctx.media for t in m.tracks],
+        identities=[i for m in ctx.media for i in m.identities],
     )
+    return judge(case, policy or Policy(), catalog or Catalog.load_default(), ipdata or IpData())
+
+
+def judge(case: Case, policy: Policy, catalog: Catalog, ipdata: IpData) -> Case:
+    """Add endpoints, findings and the verdict to a scanned case (pure over its tables)."""
+    flows, scope_reasons = _in_scope_flows(case.flows, policy.scope)
+    case.endpoints = endpoints.build(flows, ipdata, catalog)
+    readable = sum(1 for i in case.inputs if i.format != "unknown")
+    inp = CheckInput(
+        flows, case.dns, case.endpoints, case.stats, case.problems, catalog, readable, scope_reasons
+    )
+    case.findings = verdict_mod.findings(inp, policy)
+    case.verdict = verdict_mod.verdict(inp, policy)
+    case.exit_code = verdict_mod.exit_code(case.verdict, case.findings, policy.fail_on)
+    case.data_sources = {
+        "ipdata": ipdata.source(),
+        "catalog": {"version": catalog.meta.version, "updated": catalog.meta.updated},
+        "policy": policy.source,
+    }
+    return case
+
+
+def _in_scope_flows(flows: pa.Table, scope: str) -> tuple[pa.Table, tuple[str, ...]]:
+    """``app:NAME`` keeps the flows the capture labels with that app (PCAPdroid's trailer)."""
+    if not scope.startswith("app:"):
+        return flows, ()
+    name = scope[4:]
+    labels = sorted({a for a in flows.column("app").to_pylist() if a})
+    if not labels:
+        return flows.slice(0, 0), (f"scope {scope}: the capture carries no per-app labels",)
+    kept = flows.filter(pc.fill_null(pc.equal(flows.column("app"), name), False))
+    if kept.num_rows == 0:
+        return kept, (f"scope {scope}: no flow is labelled {name!r} (labels: {', '.join(labels[:8])})",)
+    return kept, ()
 
 
 def _device(spec: str) -> IPNet:
@@ -82,20 +130,12 @@ def _read_one(path: Path, ctx: ScanContext) -> InputFile:
     if reader is None:
         what = _registry.describe(head, gzipped)
         ctx.problems.add(display, "unrecognised-format", f"not a packet capture: looks like {what}", offset=0)
-        return InputFile(display, _sha256(path), "unknown", size)
+        return InputFile(display, sha256_file(path), "unknown", size)
     try:
         fmt, digest = reader.read(path, display, ctx)
     except Exception as exc:  # a reader bug must not cost the user the other files' results
         ctx.problems.add(
             display, "internal-error", f"{reader.name} reader failed: {type(exc).__name__}: {exc}"
         )
-        return InputFile(display, _sha256(path), "unknown", size)
+        return InputFile(display, sha256_file(path), "unknown", size)
     return InputFile(display, digest, fmt, size, ctx.frames_by_file.get(display, 0))
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()

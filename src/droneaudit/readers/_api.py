@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from droneaudit.model import Problem
+from droneaudit.model import MediaRecords, Problem
 
 if TYPE_CHECKING:
     from droneaudit.readers.capture.flows import FlowBuilder
@@ -59,6 +59,7 @@ class ScanContext:
     flows: FlowBuilder
     progress: ProgressSink | None = None
     frames_by_file: dict[str, int] = field(default_factory=dict)
+    media: list[MediaRecords] = field(default_factory=list)  #: what inventory readers found, per file
 
 
 class ProgressSink(Protocol):

@@ -136,3 +136,12 @@ def open_content(path: Path, display: str, problems: ProblemLog) -> tuple[Hashin
     if head == GZIP_MAGIC:
         return raw, SafeGzip(raw, display, problems)
     return raw, raw
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a whole file, read in bounded pieces (readers that only need headers still hash all)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()

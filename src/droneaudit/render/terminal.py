@@ -1,4 +1,5 @@
-"""The rich terminal summary of a case: what was read, the flows (largest first), the problems."""
+"""The rich terminal report of a case: the verdict first, then who got data (endpoints), names only
+looked up, other findings, what was read, and the problems. ``--flows`` adds the flow table."""
 
 from __future__ import annotations
 
@@ -25,10 +26,89 @@ def human_bytes(n: int) -> str:
     return f"{n} B"
 
 
-def render(case: Case, console: Console) -> None:
+_STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow"}
+_SEVERITY_STYLE = {"high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
+def render(case: Case, console: Console, *, flows: bool = False) -> None:
+    _verdict(case, console)
+    _endpoints(case, console)
+    _findings(case, console)
     _inputs(case, console)
-    _flows(case, console)
+    if flows:
+        _flows(case, console)
     _problems(case, console)
+
+
+def _verdict(case: Case, console: Console) -> None:
+    v = case.verdict
+    if v is None:
+        return
+    style = _STATUS_STYLE.get(v.status, "bold")
+    console.print(
+        f"[{style}]Verdict: {v.status.upper()}[/] (scope: {_t(v.scope)}) — {_t(v.summary)}", soft_wrap=True
+    )
+    if v.status != "fail":
+        for reason in v.reasons:
+            console.print(f"  • {_t(reason)}", soft_wrap=True)
+
+
+def _endpoints(case: Case, console: Console) -> None:
+    if not case.endpoints:
+        return
+    table = Table(title=f"Endpoints ({len(case.endpoints)})", title_justify="left")
+    for col, justify in (
+        ("host / address", "left"),
+        ("category", "left"),
+        ("owner", "left"),
+        ("country reg/geo", "left"),
+        ("up", "right"),
+        ("down", "right"),
+        ("flows", "right"),
+        ("first seen (UTC)", "left"),
+    ):
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for ep in sorted(case.endpoints, key=lambda e: (e.local, -(e.bytes_up + e.bytes_down), e.label)):
+        entry = ep.entry
+        category = f"{entry.category} ({entry.vendor})" if entry else ("local" if ep.local else "—")
+        owner = (
+            "local network"
+            if ep.local
+            else " ".join(x for x in (f"AS{ep.asn}" if ep.asn else "", ep.org or "") if x)
+        )
+        country = "/".join(c or "?" for c in (ep.country_registered, ep.country_geo)) if not ep.local else ""
+        label = ep.host if ep.host else ep.ips[0]
+        if ep.host and ep.ips:
+            label += f" [{', '.join(ep.ips[:2])}{', …' if len(ep.ips) > 2 else ''}]"
+        table.add_row(
+            _t(label),
+            _t(category),
+            _t(owner or "unknown"),
+            _t(country),
+            human_bytes(ep.bytes_up),
+            human_bytes(ep.bytes_down),
+            str(ep.flows),
+            iso_utc(ep.first_seen)[:19],
+        )
+    console.print(table)
+
+
+def _findings(case: Case, console: Console) -> None:
+    lookups = [f for f in case.findings if f.code == "lookup-without-connection"]
+    others = [f for f in case.findings if f.code not in ("internet-egress", "lookup-without-connection")]
+    if lookups:
+        console.print(f"[bold]Looked up, never contacted[/] ({len(lookups)}):")
+        for f in lookups:
+            console.print(f"  [{_SEVERITY_STYLE[f.severity]}]{f.severity}[/] {_t(f.detail)}", soft_wrap=True)
+    if others:
+        console.print(f"[bold]Findings[/] ({len(others)}):")
+        for f in others:
+            where = ", ".join(f"frame {e['frame']}" for e in f.evidence[:3] if "frame" in e)
+            console.print(
+                f"  [{_SEVERITY_STYLE[f.severity]}]{f.severity}[/] {_t(f.code)}: {_t(f.detail)}"
+                + (f" ({_t(where)})" if where else ""),
+                soft_wrap=True,
+            )
 
 
 def _inputs(case: Case, console: Console) -> None:

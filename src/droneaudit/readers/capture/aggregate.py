@@ -49,6 +49,7 @@ class Partials:
     syn_dir: I64  # direction of the first SYN without ACK, -1 if none
     starts_syn: np.ndarray
     closed: np.ndarray
+    app: I64  # PCAPdroid app UID seen in the segment (largest), -1 none
 
     @classmethod
     def concat(cls, parts: list[Partials]) -> Partials:
@@ -108,6 +109,7 @@ def segment_rows(rows: Rows, ori: Oriented) -> Partials:
         syn_dir=np.where(first_syn < g.shape[0], d[np.minimum(first_syn, g.shape[0] - 1)], -1),
         starts_syn=syn_only[starts],
         closed=np.logical_or.reduceat(finrst, starts),
+        app=np.maximum.reduceat(rows.app[order], starts),
     )
 
 
@@ -171,4 +173,5 @@ def _reduce(p: Partials, starts: np.ndarray) -> Partials:
         syn_dir=np.where(first_syn < n, p.syn_dir[np.minimum(first_syn, n - 1)], -1),
         starts_syn=p.starts_syn[starts],
         closed=np.logical_or.reduceat(p.closed, starts),
+        app=np.maximum.reduceat(p.app, starts),
     )

@@ -21,10 +21,15 @@ from droneaudit.readers.capture.aggregate import Partials, merge, segment_rows
 from droneaudit.readers.capture.batch import FrameBatch
 from droneaudit.readers.capture.device import IPNet
 from droneaudit.readers.capture.fragments import FrameRef, Reassembled, Reassembler
+from droneaudit.readers.capture.gather import u32be
 from droneaudit.readers.capture.interfaces import InterfaceRegistry, link_type_name
 from droneaudit.readers.capture.payloads import PayloadCollector
 from droneaudit.readers.capture.rows import Rows, orient
 from droneaudit.readers.capture.table import build_table
+
+#: PCAPdroid's "PCAPdroid trailer" option (its tools/pcapdroid.lua dissector documents the layout).
+PCAPDROID_MAGIC = 0x01072021
+PCAPDROID_TRAILER = 28
 
 PROBLEM_TEXT = {
     "truncated-ip-header": "frame too short for its IP header; not counted",
@@ -44,6 +49,7 @@ class FlowBuilder:
     _reasm: Reassembler = field(default_factory=Reassembler)
     _counts: dict[str, int] = field(default_factory=dict)
     payloads: PayloadCollector = field(init=False)
+    app_names: dict[int, str] = field(default_factory=dict)
     _by_link: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -67,7 +73,8 @@ class FlowBuilder:
         ipres = ipdec.decode(batch, lres.l3)
         self._ip_problems(batch, ipres.problems)
         identity = self._identities(batch.iface)
-        packet_rows = _rows_from_packets(batch, file_id, lres, ipres.packets, identity)
+        app = self._apps(batch, link_types)
+        packet_rows = _rows_from_packets(batch, file_id, lres, ipres.packets, identity, app)
         self.payloads.collect(batch, lres, ipres.packets, orient(packet_rows))
         rows = [packet_rows]
         reassembled = self._fragments(batch, file_id, lres, ipres.fragments, identity)
@@ -81,6 +88,22 @@ class FlowBuilder:
 
     def _count(self, key: str, n: int) -> None:
         self._counts[key] = self._counts.get(key, 0) + n
+
+    def _apps(self, batch: FrameBatch, link_types: np.ndarray) -> np.ndarray:
+        """PCAPdroid's per-packet trailer (Ethernet frames): magic, app UID and a 16-byte app name, then
+        a 4-byte FCS. Names are kept per UID for the flow table's ``app`` column."""
+        uid = np.full(len(batch), -1, dtype=np.int64)
+        at = batch.data_off + batch.caplen - PCAPDROID_TRAILER
+        ok = (link_types == 1) & (batch.caplen >= 14 + PCAPDROID_TRAILER)
+        ok &= u32be(batch.buf, np.where(ok, at, 0)) == PCAPDROID_MAGIC
+        if not ok.any():
+            return uid
+        uid[ok] = u32be(batch.buf, at[ok] + 4)
+        for i in np.flatnonzero(ok)[np.unique(uid[ok], return_index=True)[1]]:
+            start = int(at[i]) + 8
+            name = bytes(batch.buf[start : start + 16]).split(b"\0", 1)[0].decode("utf-8", "replace")
+            self.app_names.setdefault(int(uid[i]), name)
+        return uid
 
     def _link_stats(self, link_types: np.ndarray) -> None:
         values, counts = np.unique(link_types, return_counts=True)
@@ -166,7 +189,7 @@ class FlowBuilder:
             rows = _rows_from_reassembled(leftovers, self.interfaces)
             self._partials.append(segment_rows(rows, orient(rows)))
         merged = merge(Partials.concat(self._partials)) if self._partials else None
-        table = build_table(merged, self.files, self.interfaces, devices, self.problems)
+        table = build_table(merged, self.files, self.interfaces, devices, self.problems, self.app_names)
         return table, self._stats()
 
     def _stats(self) -> CaptureStats:
@@ -197,7 +220,12 @@ def _ref(batch: FrameBatch, file_id: int, lres: link.LinkResult, i: int) -> Fram
 
 
 def _rows_from_packets(
-    batch: FrameBatch, file_id: int, lres: link.LinkResult, pk: ipdec.Packets, identity: np.ndarray
+    batch: FrameBatch,
+    file_id: int,
+    lres: link.LinkResult,
+    pk: ipdec.Packets,
+    identity: np.ndarray,
+    app: np.ndarray,
 ) -> Rows:
     i = pk.idx
     return Rows(
@@ -219,6 +247,7 @@ def _rows_from_packets(
         dport=pk.dport,
         flags=pk.flags,
         ip_bytes=pk.ip_bytes,
+        app=app[i],
     )
 
 
@@ -246,4 +275,5 @@ def _rows_from_reassembled(items: list[Reassembled], interfaces: InterfaceRegist
         dport=col([r.dport for r in items]),
         flags=col([r.flags for r in items]),
         ip_bytes=col([r.ip_bytes for r in items]),
+        app=np.full(len(items), -1, dtype=np.int64),
     )

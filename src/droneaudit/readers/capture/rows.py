@@ -50,6 +50,7 @@ class Rows:
     dport: I64
     flags: I64
     ip_bytes: I64
+    app: I64  # PCAPdroid trailer app UID, -1 when the frame carries none
 
     @classmethod
     def concat(cls, parts: list[Rows]) -> Rows:

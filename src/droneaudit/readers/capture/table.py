@@ -60,6 +60,7 @@ def build_table(
     interfaces: InterfaceRegistry,
     devices: Sequence[IPNet],
     problems: ProblemLog,
+    app_names: dict[int, str] | None = None,
 ) -> pa.Table:
     if p is None or len(p) == 0:
         return FLOW_SCHEMA.empty_table()
@@ -71,6 +72,8 @@ def build_table(
     dev_a = np.asarray([d[0] for d in decisions], dtype=bool)
     order = np.lexsort((p.first_frame, np.asarray([files[i] for i in p.first_file]), p.first_ts))
     cols = _columns(p, a, b, dev_a, [d[1] for d in decisions], files, interfaces)
+    names = app_names or {}
+    cols["app"] = [names.get(int(u), f"uid {int(u)}") if u >= 0 else None for u in p.app]
     cols = {name: [values[i] for i in order] for name, values in cols.items()}
     dups: list[object] = list(_duplicates(cols, interfaces, p.first_iface[order], problems))
     cols["duplicate_of"] = dups

@@ -78,6 +78,7 @@ class FlowBuilder:
         self.payloads.collect(batch, lres, ipres.packets, orient(packet_rows))
         rows = [packet_rows]
         reassembled = self._fragments(batch, file_id, lres, ipres.fragments, identity)
+        self.payloads.reassembled_dns(reassembled, self.files)
         if reassembled:
             rows.append(_rows_from_reassembled(reassembled, self.interfaces))
         all_rows = Rows.concat(rows)
@@ -185,6 +186,7 @@ class FlowBuilder:
                 offset=ref.rec_off,
                 frame=ref.frame,
             )
+        self.payloads.reassembled_dns(leftovers, self.files)
         if leftovers:
             rows = _rows_from_reassembled(leftovers, self.interfaces)
             self._partials.append(segment_rows(rows, orient(rows)))

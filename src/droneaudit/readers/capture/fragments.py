@@ -16,6 +16,9 @@ from droneaudit.readers.capture.ip import ICMP, ICMP6, TCP, UDP, V4_MAPPED, Frag
 
 #: Bound on datagrams awaiting their missing pieces; the oldest is given up when exceeded.
 MAX_PENDING = 65536
+#: Bytes of UDP fragment data kept per datagram (enough for any DNS message) so names inside fragmented
+#: DNS answers are read too.
+MAX_KEPT = 65536
 _ICMP_PAIRS = {
     False: {8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17, 9: 10, 10: 9},
     True: {
@@ -52,6 +55,8 @@ class _Datagram:
     header_len: int = 0
     head: bytes | None = None  # first bytes of the transport header, from the offset-0 fragment
     pieces: list[tuple[int, int]] = field(default_factory=list)
+    data: dict[int, bytes] = field(default_factory=dict)  # UDP only: offset -> bytes, for DNS payloads
+    kept: int = 0
     end: int | None = None  # fragmentable length, known from the last fragment
     first: FrameRef | None = None
 
@@ -82,6 +87,7 @@ class Reassembled:
     dport: int
     flags: int
     ip_bytes: int
+    payload: bytes = b""  # UDP payload (after the 8-byte header) when it was kept and is contiguous
 
 
 Key = tuple[int, int, int, int, int, int, int, int]
@@ -125,6 +131,11 @@ class Reassembler:
         dgram.pieces.append((offset, max(length, 0)))
         if not frags.more[i]:
             dgram.end = offset + max(length, 0)
+        if int(frags.proto[i]) == UDP and dgram.kept < MAX_KEPT:
+            start = int(frags.l4_off[i])
+            chunk = bytes(buf[start : start + max(0, min(int(frags.l4_avail[i]), length))])
+            dgram.data.setdefault(offset, chunk)
+            dgram.kept += len(chunk)
         if offset == 0:
             dgram.header_len = int(frags.header_len[i])
             start = int(frags.l4_off[i])
@@ -163,4 +174,16 @@ def _emit(key: Key, dgram: _Datagram, ref: FrameRef) -> Reassembled:
     elif proto in (ICMP, ICMP6) and len(head) >= 2:
         sport = head[0]
         dport = _ICMP_PAIRS[v6].get(head[0], head[1])
-    return Reassembled(ref, (key[0], key[1]), (key[2], key[3]), proto, sport, dport, flags, dgram.ip_bytes())
+    payload = _contiguous(dgram.data)[8:] if proto == UDP else b""
+    return Reassembled(
+        ref, (key[0], key[1]), (key[2], key[3]), proto, sport, dport, flags, dgram.ip_bytes(), payload
+    )
+
+
+def _contiguous(data: dict[int, bytes]) -> bytes:
+    out = bytearray()
+    for offset in sorted(data):
+        if offset > len(out):
+            break
+        out += data[offset][len(out) - offset :]
+    return bytes(out)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from droneaudit.readers.capture.batch import FrameBatch
+from droneaudit.readers.capture.fragments import Reassembled
 from droneaudit.readers.capture.gather import u8, u32be
 from droneaudit.readers.capture.interfaces import InterfaceRegistry
 from droneaudit.readers.capture.ip import TCP, UDP, Packets
@@ -125,6 +126,28 @@ class PayloadCollector:
     def _payload(batch: FrameBatch, pk: Packets, i: int) -> bytes:
         start = int(pk.l4_off[i])
         return bytes(batch.buf[start : start + min(int(pk.l4_len[i]), MAX_BYTES)])
+
+    def reassembled_dns(self, items: list[Reassembled], frames: list[str]) -> None:
+        """DNS carried in fragmented UDP datagrams (large answers, EDNS0): parsed once reassembled."""
+        for r in items:
+            if r.proto != UDP or DNS_PORT not in (r.sport, r.dport) or not r.payload:
+                continue
+            message = dns.parse(r.payload)
+            if message is None:
+                continue
+            ref = r.ref
+            sender = Sender(
+                "udp",
+                address_text(*r.src),
+                r.sport,
+                address_text(*r.dst),
+                r.dport,
+                None if ref.vlan < 0 else ref.vlan,
+                iface_label(self.interfaces, ref.iface, ref.ifindex),
+            )
+            self.dns_events.append(
+                DnsEvent("udp", message, sender, FrameAt(frames[ref.file_id], ref.frame, ref.ts_ns))
+            )
 
     def _dns_udp(self, batch: FrameBatch, lres: LinkResult, pk: Packets, i: int) -> None:
         message = dns.parse(self._payload(batch, pk, i))

@@ -134,20 +134,33 @@ def _from_dns(
         lookup[(a.client, a.address)].append((a.at.ts_ns, a.at.file, a.at.frame, a))
     for entries in lookup.values():
         entries.sort(key=lambda e: (e[0], e[1], e[2]))
-    cols = flows.select(["device_ip", "remote_ip"]).to_pydict()
+    cols = flows.select(["device_ip", "remote_ip", "file", "first_frame"]).to_pydict()
     first_seen = _ns_column(flows, "first_seen")
     for i in range(flows.num_rows):
         entries = lookup.get((cols["device_ip"][i], cols["remote_ip"][i]), [])
         if not entries:
             continue
-        start = first_seen[i]
-        pos = bisect.bisect_right([e[0] for e in entries], start) - 1
-        if pos < 0:
+        answer = _latest_before(entries, first_seen[i], cols["file"][i], cols["first_frame"][i])
+        if answer is None:
             continue
-        answer = entries[pos][3]
-        evidence[i].append({"file": answer.at.file, "frame": answer.at.frame, "kind": "dns"})
         if host[i] is None:
             host[i], source[i] = answer.qname, "dns"
+        if host[i] == answer.qname:  # evidence names the host; a DNS name the SNI overrode is not evidence
+            evidence[i].append({"file": answer.at.file, "frame": answer.at.frame, "kind": "dns"})
+
+
+def _latest_before(
+    entries: list[tuple[int, str, int, Answer]], ts: int, file: str, frame: int
+) -> Answer | None:
+    """The last answer strictly before the flow's first packet: earlier in time, or at the same time
+    and an earlier frame of the same file."""
+    pos = bisect.bisect_right([e[0] for e in entries], ts) - 1
+    while pos >= 0:
+        e_ts, e_file, e_frame, answer = entries[pos]
+        if e_ts < ts or (e_file == file and e_frame < frame):
+            return answer
+        pos -= 1
+    return None
 
 
 DNS_SCHEMA = pa.schema(

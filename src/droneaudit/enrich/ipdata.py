@@ -200,8 +200,10 @@ def _ranges(z: Any, prefix: str, v6: bool) -> RangeTable:
     return RangeTable(_key16(hi, z[f"{prefix}_start_lo"]), _key16(end_hi, z[f"{prefix}_end_lo"]))
 
 
+@functools.cache
 def _load_packaged() -> _Tables:
-    """Read ``ipdata.npz`` through importlib.resources, so it works from a wheel or a zip too."""
+    """Read ``ipdata.npz`` through importlib.resources, so it works from a wheel or a zip too.
+    Loaded once per process: the tables are read-only."""
     with resources.files("droneaudit").joinpath("data/ipdata/ipdata.npz").open("rb") as f, np.load(f) as z:
         if int(z["format"][0]) != _DATA_FORMAT:
             raise ValueError(f"ipdata.npz has format {int(z['format'][0])}, this code reads {_DATA_FORMAT}")

@@ -24,6 +24,8 @@ from droneaudit.readers.protocols import dns, http, quic, tls
 
 #: Per flow direction: how many payload segments and bytes to keep while waiting for a name.
 MAX_SEGMENTS = 12
+#: DNS over TCP keeps whole connections (a resolver may reuse one for many lookups), within MAX_BYTES.
+MAX_DNS_SEGMENTS = 1024
 MAX_BYTES = 1 << 16
 DNS_PORT = 53
 #: Segments to wait for the stream's first segment before deciding a TCP direction carries no TLS/HTTP.
@@ -75,7 +77,9 @@ class _Direction:
     sender: Sender
     first: FrameAt
     segments: dict[int, bytes] = field(default_factory=dict)  # TCP seq -> payload
+    frames: dict[int, FrameAt] = field(default_factory=dict)  # TCP seq -> the frame that carried it
     size: int = 0
+    seen: int = 0  # segments looked at (retransmissions and duplicates included)
     quic: quic.InitialStream | None = None
 
 
@@ -87,6 +91,7 @@ class PayloadCollector:
     _open: dict[bytes, _Direction] = field(default_factory=dict)
     _done: set[bytes] = field(default_factory=set)
     _dns_tcp: dict[bytes, _Direction] = field(default_factory=dict)
+    _senders: dict[tuple[int, ...], Sender] = field(default_factory=dict)
 
     def collect(self, batch: FrameBatch, lres: LinkResult, pk: Packets, ori: Oriented) -> None:
         """``ori`` must be the orientation of exactly ``pk``'s rows (same order)."""
@@ -106,16 +111,30 @@ class PayloadCollector:
 
     def _sender(self, batch: FrameBatch, lres: LinkResult, pk: Packets, i: int) -> Sender:
         row = int(pk.idx[i])
-        vlan = int(lres.vlan[row])
-        return Sender(
-            "tcp" if pk.proto[i] == TCP else "udp",
-            address_text(int(pk.src_hi[i]), int(pk.src_lo[i])),
+        key = (
+            int(pk.proto[i]),
+            int(pk.src_hi[i]),
+            int(pk.src_lo[i]),
             int(pk.sport[i]),
-            address_text(int(pk.dst_hi[i]), int(pk.dst_lo[i])),
+            int(pk.dst_hi[i]),
+            int(pk.dst_lo[i]),
             int(pk.dport[i]),
-            None if vlan < 0 else vlan,
-            iface_label(self.interfaces, int(batch.iface[row]), int(lres.ifindex[row])),
+            int(lres.vlan[row]),
+            int(batch.iface[row]),
+            int(lres.ifindex[row]),
         )
+        sender = self._senders.get(key)
+        if sender is None:
+            sender = self._senders[key] = Sender(
+                "tcp" if key[0] == TCP else "udp",
+                address_text(key[1], key[2]),
+                key[3],
+                address_text(key[4], key[5]),
+                key[6],
+                None if key[7] < 0 else key[7],
+                iface_label(self.interfaces, key[8], key[9]),
+            )
+        return sender
 
     @staticmethod
     def _at(batch: FrameBatch, pk: Packets, i: int) -> FrameAt:
@@ -133,7 +152,7 @@ class PayloadCollector:
             if r.proto != UDP or DNS_PORT not in (r.sport, r.dport) or not r.payload:
                 continue
             message = dns.parse(r.payload)
-            if message is None:
+            if message is None or not message.qname:
                 continue
             ref = r.ref
             sender = Sender(
@@ -151,7 +170,7 @@ class PayloadCollector:
 
     def _dns_udp(self, batch: FrameBatch, lres: LinkResult, pk: Packets, i: int) -> None:
         message = dns.parse(self._payload(batch, pk, i))
-        if message is not None:
+        if message is not None and message.qname:
             self.dns_events.append(
                 DnsEvent("udp", message, self._sender(batch, lres, pk, i), self._at(batch, pk, i))
             )
@@ -196,17 +215,22 @@ class PayloadCollector:
         state = table.get(key)
         if state is None:
             state = table[key] = _Direction(self._sender(batch, lres, pk, i), self._at(batch, pk, i))
-        if len(state.segments) >= MAX_SEGMENTS or state.size >= MAX_BYTES:
+        limit = MAX_DNS_SEGMENTS if dns_stream else MAX_SEGMENTS
+        if state.seen >= limit or state.size >= MAX_BYTES:
             self._done.add(key)
             return True
         payload = self._payload(batch, pk, i)
         state.size += len(payload)
+        state.seen += 1
         if pk.proto[i] == UDP:
             state.segments[len(state.segments)] = payload
             state.quic = state.quic or quic.InitialStream()
             state.quic.add_datagram(payload)
         else:
-            state.segments.setdefault(int(pk.seq[i]), payload)
+            seq = int(pk.seq[i])
+            if seq not in state.segments:
+                state.segments[seq] = payload
+                state.frames[seq] = self._at(batch, pk, i)
         if dns_stream:
             return False
         return self._try_name(key, state, self._at(batch, pk, i))
@@ -223,7 +247,7 @@ class PayloadCollector:
             kind = "tls-sni"
         if status is tls.Status.NEED_MORE:
             return False
-        if status is tls.Status.NOT_TLS and state.quic is None and len(state.segments) < REORDER_WAIT:
+        if status is tls.Status.NOT_TLS and state.quic is None and state.seen < REORDER_WAIT:
             return False  # the segment that starts the stream may still arrive out of order
         self._done.add(key)
         if status is tls.Status.DONE and hello is not None and hello.sni:
@@ -242,23 +266,41 @@ class PayloadCollector:
     def finish(self) -> None:
         """DNS over TCP: parse the length-prefixed messages of each direction once all data is in."""
         for state in self._dns_tcp.values():
+            end = 0
             for message_bytes in dns.split_tcp_stream(_contiguous(state.segments)):
+                end += 2 + len(message_bytes)
                 message = dns.parse(message_bytes)
-                if message is not None:
-                    self.dns_events.append(DnsEvent("tcp", message, state.sender, state.first))
+                if message is not None and message.qname:
+                    at = _frame_at(state.segments, state.frames, end, state.first)
+                    self.dns_events.append(DnsEvent("tcp", message, state.sender, at))
         self._dns_tcp.clear()
         self._open.clear()
 
 
-def _contiguous(segments: dict[int, bytes]) -> bytes:
-    """TCP payload in sequence order from the lowest sequence number, up to the first gap."""
+def _ordered(segments: dict[int, bytes]) -> list[tuple[int, int]]:
+    """(stream offset, seq) pairs in stream order. Offsets are relative to the first segment kept,
+    as signed 32-bit distances, so a stream whose sequence numbers wrap past 2**32 stays in order."""
     if not segments:
-        return b""
+        return []
+    ref = next(iter(segments))
+    rel = [(((seq - ref + (1 << 31)) & 0xFFFFFFFF) - (1 << 31), seq) for seq in segments]
+    base = min(r for r, _ in rel)
+    return sorted((r - base, seq) for r, seq in rel)
+
+
+def _contiguous(segments: dict[int, bytes]) -> bytes:
+    """TCP payload in stream order from the earliest segment kept, up to the first gap."""
     out = bytearray()
-    base = min(segments)
-    for seq in sorted(segments):
-        offset = (seq - base) & 0xFFFFFFFF
+    for offset, seq in _ordered(segments):
         if offset > len(out):
             break
         out += segments[seq][len(out) - offset :]
     return bytes(out)
+
+
+def _frame_at(segments: dict[int, bytes], frames: dict[int, FrameAt], end: int, default: FrameAt) -> FrameAt:
+    """The frame holding stream byte ``end - 1``: where a message carried over TCP is complete."""
+    for offset, seq in _ordered(segments):
+        if offset < end <= offset + len(segments[seq]):
+            return frames.get(seq, default)
+    return default

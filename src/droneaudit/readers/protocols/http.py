@@ -34,6 +34,8 @@ def parse(data: bytes) -> HttpRequest | None:
             break
     if method == "CONNECT":
         host = target
+    elif "://" in target:  # absolute-form (proxies): the target's authority wins over Host (RFC 9112 §3.2.2)
+        host = target.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1] or host
     return HttpRequest(method, target, _hostname(host))
 
 

@@ -121,7 +121,9 @@ class InitialStream:
                 elif ftype == 0x06:
                     offset, pos = _varint(plain, pos + 1)
                     length, pos = _varint(plain, pos)
-                    self.chunks.setdefault(offset, plain[pos : pos + length])
+                    data = plain[pos : pos + length]
+                    if len(data) > len(self.chunks.get(offset, b"")):
+                        self.chunks[offset] = data  # a retransmission may carry more from the same offset
                     pos += length
                 elif ftype in (0x02, 0x03):
                     pos = _skip_ack(plain, pos, ftype == 0x03)

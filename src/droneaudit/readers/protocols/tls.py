@@ -4,6 +4,7 @@ segments; ``from_records`` says when it needs more bytes."""
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 from dataclasses import dataclass
 from enum import Enum
@@ -105,7 +106,7 @@ def _server_name(v: bytes) -> str | None:
         kind, length = v[pos], struct.unpack_from(">H", v, pos + 1)[0]
         if kind == 0:
             name = v[pos + 3 : pos + 3 + length].decode("utf-8", "replace").rstrip(".").lower()
-            return name or None
+            return name if name and not _is_ip_literal(name) else None
         pos += 3 + length
     return None
 
@@ -117,3 +118,12 @@ def _alpn(v: bytes) -> tuple[str, ...]:
         out.append(v[pos + 1 : pos + 1 + length].decode("ascii", "replace"))
         pos += 1 + length
     return tuple(out)
+
+
+def _is_ip_literal(name: str) -> bool:
+    """RFC 6066 forbids IP literals in SNI; a client that sends one has named no host."""
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+        return True
+    except ValueError:
+        return False

@@ -92,6 +92,7 @@ class PayloadCollector:
     _done: set[bytes] = field(default_factory=set)
     _dns_tcp: dict[bytes, _Direction] = field(default_factory=dict)
     _senders: dict[tuple[int, ...], Sender] = field(default_factory=dict)
+    _done_cache: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=f"V{_DIR_KEY.itemsize}"))
 
     def collect(self, batch: FrameBatch, lres: LinkResult, pk: Packets, ori: Oriented) -> None:
         """``ori`` must be the orientation of exactly ``pk``'s rows (same order)."""
@@ -193,13 +194,21 @@ class PayloadCollector:
         order = np.argsort(gid, kind="stable")
         starts = np.flatnonzero(np.r_[True, gid[order][1:] != gid[order][:-1]])
         table = self._dns_tcp if dns_stream else self._open
-        for s, e in zip(starts, np.r_[starts[1:], order.shape[0]], strict=True):
-            key = keyed[order[s]].tobytes()
-            if key in self._done:
-                continue
-            for j in order[s:e][:MAX_SEGMENTS]:
+        ends = np.r_[starts[1:], order.shape[0]]
+        heads = keyed[order[starts]].view(f"V{_DIR_KEY.itemsize}")
+        waiting = ~np.isin(heads, self._done_array()) if self._done else np.ones(starts.shape[0], dtype=bool)
+        limit = MAX_DNS_SEGMENTS if dns_stream else MAX_SEGMENTS
+        for g in np.flatnonzero(waiting):  # only directions still waiting for a name: few after the start
+            key = heads[g].tobytes()
+            for j in order[starts[g] : ends[g]][:limit]:
                 if self._add(table, key, batch, lres, pk, int(idx[j]), dns_stream):
                     break
+
+    def _done_array(self) -> np.ndarray:
+        """The finished directions as a sorted void array, rebuilt only when the set grew."""
+        if self._done_cache.shape[0] != len(self._done):
+            self._done_cache = np.sort(np.array(list(self._done), dtype=f"V{_DIR_KEY.itemsize}"))
+        return self._done_cache
 
     def _add(
         self,

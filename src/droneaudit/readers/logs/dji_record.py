@@ -21,7 +21,7 @@ Layout (from lvauvillier/dji-log-parser, checked on the corpus logs):
   = home lon/lat (radians); APP_GPS (14) = the phone, i.e. the operator, as **lat, lon** degrees (the
   DROP sample puts 41.29 N first; dji-log-parser names the first field longitude); CUSTOM (5) = UTC
   timestamp (ms) for the OSD it follows. Verified against DROP's CSV decode of the same flight.
-* Embedded camera JPEGs follow the records (v <= 11) and are counted.
+* Embedded camera JPEGs follow the records (v <= 12) and are counted.
 
 Altitudes of HOME and of the takeoff point are written against a datum the file does not state (the
 v7 sample says -56 m at a 48 m MSL site), so they go to ``extra``, not onto the points.
@@ -113,7 +113,7 @@ class Details:
 @dataclass
 class _Log:
     version: int
-    detail_offset: int
+    detail_offset: int  #: v13+: where the records start (0 in some logs: then after the version block)
     details: Details | None = None
     department: int | None = None
     tracks: list[TrackPoint] = field(default_factory=list)
@@ -130,13 +130,16 @@ class DjiRecordReader:
     def sniff(self, head: bytes, path: Path) -> float:
         if len(head) < 64 or any(head[20:64]):
             return -1.0
+        with path.open("rb") as f:  # a gzip'd record has a decompressed head; this reader needs raw bytes
+            if f.read(64) != head[:64]:
+                return -1.0
         offset, length, version = struct.unpack_from("<QHB", head)
         size = path.stat().st_size
         if not 6 <= version <= 14 or length > 4096:
             return -1.0
         if version < 12:
             return 0.8 if offset + length <= size and offset >= PREFIX_SIZE else -1.0
-        return 0.8 if PREFIX_SIZE < offset <= size else -1.0
+        return 0.8 if PREFIX_SIZE < offset <= size else 0.5 if offset == 0 else -1.0
 
     def read(self, path: Path, display: str, ctx: ScanContext) -> tuple[str, str]:
         digest = sha256_file(path)
@@ -161,7 +164,8 @@ def parse(data: bytes, display: str, digest: str, problems: ProblemLog) -> Media
     if 6 <= version <= 12:
         _frames(data, log, display, problems)
     elif version >= 13:
-        log.records = sum(1 for _ in _walk(data, offset, len(data), version, display, problems))
+        start = log.detail_offset or len(data)
+        log.records = sum(1 for _ in _walk(data, start, len(data), version, display, problems))
     return _records(log, display, digest)
 
 
@@ -191,6 +195,8 @@ def _auxiliary(data: bytes, log: _Log, display: str, problems: ProblemLog) -> by
     (info_length,) = struct.unpack_from("<H", plain, 1) if len(plain) >= 3 else (0,)
     if after + 6 <= len(data) and data[after] == 1:
         log.department = data[after + 5]
+        if log.detail_offset == 0:  # dji-log-parser's "recover detail offset"
+            log.detail_offset = after + 3 + struct.unpack_from("<H", data, after + 1)[0]
     block = plain[3 : 3 + info_length]
     if len(block) < DETAILS_SIZE:
         problems.add(
@@ -357,7 +363,7 @@ def _records(log: _Log, display: str, digest: str) -> MediaRecords:
     tracks = (_detail_points(details, display) if details else []) + log.tracks
     extra = {"version": str(log.version), "records": str(log.records), "embedded_jpegs": str(log.jpegs)}
     if log.version >= 13:
-        extra["frames"] = "encrypted (AES); keys only from DJI's server - not fetched"
+        extra["frames"] = "encrypted; keys only from DJI's server — not fetched"
     elif log.version >= 6:
         extra["frames"] = "decoded offline (OSD, HOME, APP_GPS)"
     if log.department is not None:

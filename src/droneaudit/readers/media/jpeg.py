@@ -80,9 +80,9 @@ class _Walk:
         pos = 2
         for _ in range(MAX_SEGMENTS):
             marker, pos = self._marker(pos)
-            if marker is None or marker in STANDALONE:
-                if marker is None:
-                    return
+            if marker is None:
+                return
+            if marker in STANDALONE:
                 pos += 2
                 continue
             if marker == EOI:
@@ -157,8 +157,8 @@ class _Walk:
     def _app_n(self, n: int, prefix: bytes, size: int) -> None:
         sizes = self.segs.app_sizes.setdefault(n, [])
         if not sizes:
-            label = prefix.split(b"\x00", 1)[0]
-            if len(label) >= 3 and all(0x20 < c < 0x7F for c in label):
+            label, nul, _ = prefix.partition(b"\x00")
+            if nul and len(label) >= 3 and all(0x20 < c < 0x7F for c in label):
                 self.segs.app_labels[n] = label.decode("ascii")
             if n == 3 and not prefix.startswith(NOT_THERMAL_APP3):
                 self.segs.thermal = True

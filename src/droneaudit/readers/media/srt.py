@@ -34,8 +34,9 @@ Heuristics, each reported in ``MediaItem.extra`` when it fires:
   to 0 deg, 0 deg would be misread; ``extra["coordinate_units"]`` says when this happened.
 * **No fix.** ``N/A`` or 0,0 gives no point; the count goes to a ``gps-no-fix`` problem.
 
-Times: the date line is the RC/phone wall-clock with no zone, so it becomes ``time_local`` (ISO 8601,
-as written, sub-seconds kept) and never ``time_utc`` - unless the line itself ends in ``Z``. Families
+Times: the date line is the RC/phone wall-clock with no zone, so it becomes ``time_local`` exactly as
+written (``2017.8.5 14:11:51``, ``2020-08-12 08:55:21,745,078``) and never ``time_utc`` - unless the
+line itself ends in ``Z``, which is normalised to ISO 8601 UTC. Families
 without a date line (P4 one-line) get only the cue offset, in ``TrackPoint.source`` and ``extra``.
 Home points are emitted once per distinct position (the legacy families repeat HOME in every cue).
 """
@@ -106,7 +107,7 @@ class SrtReader:
         """0.6 with DJI fields, 0.2 for another SRT, 0.1 for a cut or empty ``.srt`` - modest on purpose."""
         text = head.decode("utf-8", "replace").lstrip("\ufeff")
         first = text.split("\n", 1)[0].strip()
-        is_srt_name = path.suffix.lower() == ".srt"
+        is_srt_name = path.name.lower().removesuffix(".gz").endswith(".srt")
         if not first.isdigit():
             return 0.1 if is_srt_name and not text.strip() else -1.0
         sample = _sample(path, head)
@@ -128,14 +129,14 @@ class SrtReader:
 
 
 def _sample(path: Path, head: bytes) -> str:
-    """Up to 4 KB of text for sniffing (the registry's head is only 64 bytes)."""
-    if head.startswith(GZIP_MAGIC):
-        return head.decode("utf-8", "replace")
+    """Up to 4 KB of text for sniffing (the registry's head is only 64 bytes; for a gzip'd file it is
+    already decompressed, and then it is all we look at)."""
     try:
         with path.open("rb") as f:
-            return f.read(4096).decode("utf-8", "replace")
+            data = f.read(4096)
     except OSError:
-        return head.decode("utf-8", "replace")
+        data = head
+    return (head if data.startswith(GZIP_MAGIC) else data).decode("utf-8", "replace")
 
 
 def parse(data: bytes, display: str, digest: str, fmt: str, problems: ProblemLog) -> MediaRecords:
@@ -217,14 +218,13 @@ def _family(text: str) -> str | None:
 
 
 def _set_time(frame: _Frame, m: re.Match[str]) -> None:
+    """Local wall-clock stays as written; only a ``Z`` time is normalised, to ISO 8601 UTC."""
     year, month, day, hour, minute, sec, ms, us, zulu = m.groups()
+    if not zulu:
+        frame.time_local = m.group(0)
+        return
     iso = f"{year}-{int(month):02d}-{int(day):02d}T{int(hour):02d}:{minute}:{sec}"
-    if ms:
-        iso += "." + ms.ljust(3, "0") + (us or "")
-    if zulu:
-        frame.time_utc = iso + "Z"
-    else:
-        frame.time_local = iso
+    frame.time_utc = iso + ("." + ms.ljust(3, "0") + (us or "") if ms else "") + "Z"
 
 
 def _take_tuple(frame: _Frame, kind: str, values: list[str]) -> None:

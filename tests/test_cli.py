@@ -64,7 +64,7 @@ def test_scan_prints_verdict_endpoints_and_exit_1_on_egress(
         "2026-03-14T09:30:00",
     ]
     assert cells[2].startswith("AS45102 Alibaba (US) Technology")
-    assert "medium unnamed-remote: 47.88.61.146" in out
+    assert f"medium unnamed-remote [{capture}]: 47.88.61.146" in out
     assert "Read 1 of 1 file(s): 3 frames, 3 IP packets in 1 flows; 0 non-IP, 0 undecodable" in lines
     assert lines[-1] == "No problems reading the evidence."
 
@@ -172,7 +172,7 @@ def test_missing_path_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFix
     [
         ("empty.pcap", b"", "an empty file"),
         ("notes.pcap", b"flight notes: battery 3\n", "text"),
-        ("photo.pcapng", b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00" + b"\0" * 20, "a JPEG image"),
+        ("report.pcapng", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "a PDF document"),
         ("plain.pcap.gz", b"this was never gzip\n", "text"),
         ("text.pcap.gz", gzip.compress(b"hello\n", mtime=0), "gzip-compressed text"),
     ],
@@ -184,7 +184,10 @@ def test_unreadable_file_gets_one_clear_line_and_exit_2(
     path.write_bytes(content)
     code, out, err = run(["scan", str(path)], capsys)
     assert code == 2
-    assert f"{path}: unrecognised-format (offset 0): not a packet capture: looks like {looks_like}" in out
+    assert (
+        f"{path}: unrecognised-format (offset 0): not a format droneaudit reads: looks like {looks_like}"
+        in out
+    )
     assert err == "Error: no input could be read as evidence (see the problems above)\n"
     assert "Traceback" not in out + err
 
@@ -254,7 +257,7 @@ def test_folder_of_mixed_files(capture: Path, tmp_path: Path, capsys: pytest.Cap
     assert code == 1
     assert "Read 1 of 2 file(s)" in out
     assert (
-        f"{tmp_path / 'readme.txt'}: unrecognised-format (offset 0): not a packet capture: looks like text"
+        f"{tmp_path / 'readme.txt'}: unrecognised-format (offset 0): not a format droneaudit reads: looks like text"
         in out
     )
 

@@ -15,12 +15,13 @@ from droneaudit import endpoints
 from droneaudit.attribution import attribute, dns_answers, dns_table
 from droneaudit.case import Case
 from droneaudit.checks import verdict as verdict_mod
+from droneaudit.checks.base import exposure
 from droneaudit.checks.context import CheckInput
 from droneaudit.checks.policy import Policy
 from droneaudit.enrich.catalog import Catalog
 from droneaudit.enrich.ipdata import IpData
 from droneaudit.errors import UsageError
-from droneaudit.model import InputFile
+from droneaudit.model import InputFile, severity_rank
 from droneaudit.readers import _registry
 from droneaudit.readers._api import ProblemLog, ProgressSink, ScanContext
 from droneaudit.readers.capture.device import IPNet, parse_device
@@ -90,8 +91,11 @@ def judge(case: Case, policy: Policy, catalog: Catalog, ipdata: IpData) -> Case:
     inp = CheckInput(
         flows, case.dns, case.endpoints, case.stats, case.problems, catalog, readable, scope_reasons
     )
-    case.findings = verdict_mod.findings(inp, policy)
-    case.verdict = verdict_mod.verdict(inp, policy)
+    captures = any(i.format.startswith(("pcap", "pcapng")) for i in case.inputs)
+    exposure_findings = exposure.all_findings(case.media, case.tracks, case.identities)
+    found = (verdict_mod.findings(inp, policy) if captures else []) + exposure_findings
+    case.findings = sorted(found, key=lambda f: (-severity_rank(f.severity), f.code, f.file, f.host or ""))
+    case.verdict = verdict_mod.verdict(inp, policy) if captures or not case.media else None
     case.exit_code = verdict_mod.exit_code(case.verdict, case.findings, policy.fail_on)
     case.data_sources = {
         "ipdata": ipdata.source(),
@@ -129,7 +133,9 @@ def _read_one(path: Path, ctx: ScanContext) -> InputFile:
     reader = _registry.pick(head, path)
     if reader is None:
         what = _registry.describe(head, gzipped)
-        ctx.problems.add(display, "unrecognised-format", f"not a packet capture: looks like {what}", offset=0)
+        ctx.problems.add(
+            display, "unrecognised-format", f"not a format droneaudit reads: looks like {what}", offset=0
+        )
         return InputFile(display, sha256_file(path), "unknown", size)
     try:
         fmt, digest = reader.read(path, display, ctx)

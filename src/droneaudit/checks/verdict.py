@@ -68,7 +68,7 @@ def inconclusive_reasons(inp: CheckInput) -> tuple[str, ...]:
     return tuple(reasons)
 
 
-def exit_code(v: Verdict, found: list[Finding], fail_on: str) -> int:
-    """0: pass and no finding at or above ``fail_on``; 1 otherwise."""
+def exit_code(v: Verdict | None, found: list[Finding], fail_on: str) -> int:
+    """0: pass (or no verdict: no capture was scanned) and no finding at or above ``fail_on``; 1 otherwise."""
     worst = max((severity_rank(f.severity) for f in found), default=-1)
-    return 0 if v.status == "pass" and worst < severity_rank(fail_on) else 1
+    return 0 if (v is None or v.status == "pass") and worst < severity_rank(fail_on) else 1

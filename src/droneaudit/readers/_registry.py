@@ -6,8 +6,23 @@ from pathlib import Path
 
 from droneaudit.readers._api import Reader
 from droneaudit.readers.capture.reader import CaptureReader
+from droneaudit.readers.logs.airdata_csv import AirdataCsvReader
+from droneaudit.readers.logs.dji_record import DjiRecordReader
+from droneaudit.readers.logs.ulog import UlogReader
+from droneaudit.readers.media.dng import DngReader
+from droneaudit.readers.media.jpeg import JpegReader
+from droneaudit.readers.media.srt import SrtReader
 
-READERS: tuple[Reader, ...] = (CaptureReader(),)
+#: Built-in readers, listed explicitly (no discovery by import side effects). Order breaks sniff ties.
+READERS: tuple[Reader, ...] = (
+    CaptureReader(),
+    JpegReader(),
+    DngReader(),
+    SrtReader(),
+    DjiRecordReader(),
+    UlogReader(),
+    AirdataCsvReader(),
+)
 
 _LOOKS_LIKE: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xd8\xff", "a JPEG image"),

@@ -33,6 +33,7 @@ _SEVERITY_STYLE = {"high": "red", "medium": "yellow", "low": "cyan", "info": "di
 def render(case: Case, console: Console, *, flows: bool = False) -> None:
     _verdict(case, console)
     _endpoints(case, console)
+    _media(case, console)
     _findings(case, console)
     _inputs(case, console)
     if flows:
@@ -93,6 +94,31 @@ def _endpoints(case: Case, console: Console) -> None:
     console.print(table)
 
 
+def _media(case: Case, console: Console) -> None:
+    if not case.media:
+        return
+    points: dict[str, int] = {}
+    for p in case.tracks:
+        points[p.file] = points.get(p.file, 0) + 1
+    table = Table(title=f"Drone files ({len(case.media)})", title_justify="left")
+    for col in ("file", "format", "make / model", "captured", "position", "serials", "points"):
+        table.add_column(col, overflow="fold")
+    for m in case.media:
+        where = f"{m.lat:.6f}, {m.lon:.6f}" if m.lat is not None and m.lon is not None else "—"
+        when = m.captured_at_utc or (f"{m.captured_at} (local)" if m.captured_at else "—")
+        serials = ", ".join(f"{k}: {v}" for k, v in sorted(m.serials.items())) or "—"
+        table.add_row(
+            _t(m.path),
+            _t(m.format),
+            _t(" ".join(x for x in (m.make, m.model) if x) or "—"),
+            _t(when),
+            where,
+            _t(serials),
+            str(points.get(m.path, 0)),
+        )
+    console.print(table)
+
+
 def _findings(case: Case, console: Console) -> None:
     lookups = [f for f in case.findings if f.code == "lookup-without-connection"]
     others = [f for f in case.findings if f.code not in ("internet-egress", "lookup-without-connection")]
@@ -104,22 +130,33 @@ def _findings(case: Case, console: Console) -> None:
         console.print(f"[bold]Findings[/] ({len(others)}):")
         for f in others:
             where = ", ".join(f"frame {e['frame']}" for e in f.evidence[:3] if "frame" in e)
+            about = " " + escape(f"[{terminal_text(f.file)}]") if f.host is None else ""
             console.print(
-                f"  [{_SEVERITY_STYLE[f.severity]}]{f.severity}[/] {_t(f.code)}: {_t(f.detail)}"
+                f"  [{_SEVERITY_STYLE[f.severity]}]{f.severity}[/] {_t(f.code)}{about}: {_t(f.detail)}"
                 + (f" ({_t(where)})" if where else ""),
                 soft_wrap=True,
+                markup=True,
             )
 
 
 def _inputs(case: Case, console: Console) -> None:
     s = case.stats
     readable = sum(1 for i in case.inputs if i.format != "unknown")
-    console.print(
-        f"[bold]Read[/] {readable} of {len(case.inputs)} file(s): {s.frames} frames, "
-        f"{s.ip_packets} IP packets in {case.flows.num_rows} flows; "
-        f"{s.non_ip_frames} non-IP, {s.undecodable_frames} undecodable"
-        + (f", [bold red]{s.dropped_by_capture} dropped by the capture[/]" if s.dropped_by_capture else "")
-    )
+    parts = []
+    if s.frames or not case.media:
+        parts.append(
+            f"{s.frames} frames, {s.ip_packets} IP packets in {case.flows.num_rows} flows; "
+            f"{s.non_ip_frames} non-IP, {s.undecodable_frames} undecodable"
+            + (
+                f", [bold red]{s.dropped_by_capture} dropped by the capture[/]"
+                if s.dropped_by_capture
+                else ""
+            )
+        )
+    if case.media:
+        n_media, n_tracks, n_ids = len(case.media), len(case.tracks), len(case.identities)
+        parts.append(f"{n_media} drone files with {n_tracks} positions, {n_ids} identities")
+    console.print(f"[bold]Read[/] {readable} of {len(case.inputs)} file(s): " + "; ".join(parts))
 
 
 def _flows(case: Case, console: Console) -> None:

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pyulog import ULog  # type: ignore[import-untyped]
+from pyulog import ULog
 
 from droneaudit.model import Identity, MediaItem, MediaRecords, TrackPoint
 from droneaudit.readers._api import ProblemLog, ScanContext

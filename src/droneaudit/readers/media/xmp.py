@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from xml.etree.ElementTree import ParseError
 from xml.parsers.expat import errors as expat_errors
 
-from defusedxml import DefusedXmlException  # type: ignore[import-untyped, unused-ignore]
-from defusedxml.ElementTree import DefusedXMLParser  # type: ignore[import-untyped, unused-ignore]
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser
 
 #: Signature that opens the main XMP packet in a JPEG APP1 segment.
 JPEG_SIGNATURE = b"http://ns.adobe.com/xap/1.0/\x00"

@@ -142,6 +142,16 @@ def _emit(
 
 
 @app.command()
+def formats() -> None:
+    """List the evidence formats droneaudit reads (each reader picks files by content, not by name)."""
+    from droneaudit.readers._registry import READERS
+
+    for reader in READERS:
+        doc = (sys.modules[type(reader).__module__].__doc__ or "").strip().splitlines()
+        typer.echo(f"{reader.name:20} {doc[0] if doc else ''}")
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the generated evidence and outputs.")] = Path(
         "build/demo"

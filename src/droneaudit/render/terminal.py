@@ -34,6 +34,7 @@ def render(case: Case, console: Console, *, flows: bool = False) -> None:
     _verdict(case, console)
     _endpoints(case, console)
     _media(case, console)
+    _devices(case, console)
     _findings(case, console)
     _inputs(case, console)
     if flows:
@@ -117,6 +118,20 @@ def _media(case: Case, console: Console) -> None:
             str(points.get(m.path, 0)),
         )
     console.print(table)
+
+
+def _devices(case: Case, console: Console) -> None:
+    """Serial numbers across files: which aircraft, cameras and controllers the evidence ties together."""
+    files: dict[tuple[str, str], set[str]] = {}
+    for ident in case.identities:
+        if ident.kind.endswith("serial") or ident.kind.startswith("remote-id"):
+            files.setdefault((ident.kind, ident.value), set()).add(ident.file)
+    if not files:
+        return
+    console.print(f"[bold]Devices by serial[/] ({len(files)}):")
+    for (kind, value), where in sorted(files.items()):
+        names = ", ".join(sorted(where)[:3]) + (f", … ({len(where)} files)" if len(where) > 3 else "")
+        console.print(f"  {_t(kind)} {_t(value)}: {_t(names)}", soft_wrap=True)
 
 
 def _findings(case: Case, console: Console) -> None:

@@ -145,3 +145,13 @@ def sha256_file(path: Path) -> str:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+def read_bounded(path: Path, display: str, problems: ProblemLog, limit: int) -> tuple[bytes, str, bool]:
+    """A whole small evidence file (plain or gzip'd) up to ``limit`` bytes: (data, sha256, gzipped).
+    A longer file is read up to the limit and reported, never loaded whole."""
+    raw, stream = open_content(path, display, problems)
+    data = stream.read(limit)
+    if stream.read(1):
+        problems.add(display, "file-too-large", f"only the first {limit} bytes were read")
+    return data, raw.finish(), stream is not raw

@@ -12,28 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from droneaudit.readers.capture.ip import ICMP, ICMP6, TCP, UDP, V4_MAPPED, Fragments
+from droneaudit.readers.capture.ip import ICMP, ICMP6, ICMP_PAIRS, TCP, UDP, V4_MAPPED, Fragments
 
 #: Bound on datagrams awaiting their missing pieces; the oldest is given up when exceeded.
 MAX_PENDING = 65536
 #: Bytes of UDP fragment data kept per datagram (enough for any DNS message) so names inside fragmented
 #: DNS answers are read too.
 MAX_KEPT = 65536
-_ICMP_PAIRS = {
-    False: {8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17, 9: 10, 10: 9},
-    True: {
-        128: 129,
-        129: 128,
-        130: 131,
-        131: 130,
-        133: 134,
-        134: 133,
-        135: 136,
-        136: 135,
-        139: 140,
-        140: 139,
-    },
-}
 
 
 @dataclass
@@ -173,7 +158,7 @@ def _emit(key: Key, dgram: _Datagram, ref: FrameRef) -> Reassembled:
             flags = head[13]
     elif proto in (ICMP, ICMP6) and len(head) >= 2:
         sport = head[0]
-        dport = _ICMP_PAIRS[v6].get(head[0], head[1])
+        dport = ICMP_PAIRS[v6].get(head[0], head[1])
     payload = _contiguous(dgram.data)[8:] if proto == UDP else b""
     return Reassembled(
         ref, (key[0], key[1]), (key[2], key[3]), proto, sport, dport, flags, dgram.ip_bytes(), payload

@@ -23,18 +23,21 @@ V4_MAPPED = np.uint64(0x0000FFFF00000000)
 _V6_EXT_LEN8 = (0, 43, 60, 135, 139, 140, 253, 254)  # (len + 1) * 8 bytes
 _AH = 51
 _FRAG6 = 44
-_ICMP4_PAIRS = {8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17, 9: 10, 10: 9}
-_ICMP6_PAIRS = {
-    128: 129,
-    129: 128,
-    130: 131,
-    131: 130,
-    133: 134,
-    134: 133,
-    135: 136,
-    136: 135,
-    139: 140,
-    140: 139,
+#: ICMP request/reply counterparts (Zeek's convention: both directions share one flow).
+ICMP_PAIRS: dict[bool, dict[int, int]] = {
+    False: {8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17, 9: 10, 10: 9},
+    True: {
+        128: 129,
+        129: 128,
+        130: 131,
+        131: 130,
+        133: 134,
+        134: 133,
+        135: 136,
+        136: 135,
+        139: 140,
+        140: 139,
+    },
 }
 
 
@@ -118,6 +121,64 @@ def _note(problems: dict[str, list[np.ndarray]], code: str, idx: I64) -> None:
         problems.setdefault(code, []).append(idx)
 
 
+@dataclass
+class _Headers:
+    """One family's decoded network headers, before splitting into whole datagrams and fragments."""
+
+    idx: I64
+    src_hi: np.ndarray
+    src_lo: np.ndarray
+    dst_hi: np.ndarray
+    dst_lo: np.ndarray
+    proto: I64  # transport protocol (IPv6: after extension headers)
+    total: I64  # IP-layer bytes of this packet
+    hdr: I64  # bytes before the transport header (or the fragment data)
+    l4_avail: I64  # captured bytes from there, cut at the IP length
+    is_frag: np.ndarray
+    ident: I64
+    foff: I64
+    more: np.ndarray
+    frag_hdr_len: I64  # bytes of the header that a reassembled datagram keeps once
+    l3: I64
+
+
+def _split(
+    buf: U8, h: _Headers, v6: bool, problems: dict[str, list[np.ndarray]]
+) -> tuple[Packets, Fragments]:
+    f, w = h.is_frag, ~h.is_frag
+    l4 = h.l3 + h.hdr
+    frags = Fragments(
+        h.idx[f],
+        h.src_hi[f],
+        h.src_lo[f],
+        h.dst_hi[f],
+        h.dst_lo[f],
+        h.proto[f],
+        h.ident[f],
+        h.foff[f],
+        (h.total - h.hdr)[f],
+        h.more[f],
+        h.frag_hdr_len[f],
+        l4[f],
+        h.l4_avail[f],
+    )
+    pk = _transport(
+        buf,
+        h.idx[w],
+        h.src_hi[w],
+        h.src_lo[w],
+        h.dst_hi[w],
+        h.dst_lo[w],
+        h.proto[w],
+        h.total[w],
+        l4[w],
+        h.l4_avail[w],
+        v6,
+        problems,
+    )
+    return pk, frags
+
+
 def _ipv4(
     batch: FrameBatch, idx: I64, l3all: I64, problems: dict[str, list[np.ndarray]]
 ) -> tuple[Packets, Fragments]:
@@ -126,55 +187,35 @@ def _ipv4(
     avail = batch.data_off[idx] + batch.caplen[idx] - l3
     ihl = (u8(buf, l3) & 0x0F) * 4
     total = u16be(buf, l3 + 2)
-    tso = total == 0
-    total = np.where(tso, batch.wirelen[idx] - (l3 - batch.data_off[idx]), total)
+    total = np.where(total == 0, batch.wirelen[idx] - (l3 - batch.data_off[idx]), total)  # TSO/GRO
     ok_hdr = (avail >= 20) & (ihl >= 20) & (avail >= ihl)
     _note(problems, "truncated-ip-header", idx[(avail < 20) | ((ihl >= 20) & (avail < ihl))])
     bad_len = ok_hdr & (total < ihl)
     _note(problems, "bad-ip-length", idx[bad_len | ((avail >= 20) & (ihl < 20))])
     ok = ok_hdr & ~bad_len
     idx, l3, avail, ihl, total = idx[ok], l3[ok], avail[ok], ihl[ok], total[ok]
-    frag_field = u16be(buf, l3 + 6)
-    more = (frag_field & 0x2000) != 0
-    foff = (frag_field & 0x1FFF) * 8
-    is_frag = more | (foff > 0)
-    src_lo = u32be(buf, l3 + 12).astype(np.uint64) | V4_MAPPED
-    dst_lo = u32be(buf, l3 + 16).astype(np.uint64) | V4_MAPPED
-    zero = np.zeros(idx.shape[0], dtype=np.uint64)
-    proto = u8(buf, l3 + 9)
     _note(problems, "snaplen-cut-payload", idx[avail < total])
-    f = is_frag
-    frags = Fragments(
-        idx[f],
-        zero[f],
-        src_lo[f],
-        zero[f],
-        dst_lo[f],
-        proto[f],
-        u16be(buf, l3 + 4)[f],
-        foff[f],
-        (total - ihl)[f],
-        more[f],
-        ihl[f],
-        (l3 + ihl)[f],
-        (np.minimum(avail, total) - ihl)[f],
+    frag_field = u16be(buf, l3 + 6)
+    more, foff = (frag_field & 0x2000) != 0, (frag_field & 0x1FFF) * 8
+    zero = np.zeros(idx.shape[0], dtype=np.uint64)
+    h = _Headers(
+        idx,
+        zero,
+        u32be(buf, l3 + 12).astype(np.uint64) | V4_MAPPED,
+        zero,
+        u32be(buf, l3 + 16).astype(np.uint64) | V4_MAPPED,
+        u8(buf, l3 + 9),
+        total,
+        ihl,
+        np.minimum(avail, total) - ihl,
+        more | (foff > 0),
+        u16be(buf, l3 + 4),
+        foff,
+        more,
+        ihl,
+        l3,
     )
-    w = ~is_frag
-    pk = _transport(
-        buf,
-        idx[w],
-        zero[w],
-        src_lo[w],
-        zero[w],
-        dst_lo[w],
-        proto[w],
-        total[w],
-        l3[w] + ihl[w],
-        np.minimum(avail, total)[w] - ihl[w],
-        False,
-        problems,
-    )
-    return pk, frags
+    return _split(buf, h, False, problems)
 
 
 def _ipv6(
@@ -193,45 +234,28 @@ def _ipv6(
     bad = off < 0
     _note(problems, "truncated-ipv6-extension-header", idx[bad])
     idx, l3, avail, total, nh, off, frag_at = (a[~bad] for a in (idx, l3, avail, total, nh, off, frag_at))
-    src_hi, src_lo = u64be(buf, l3 + 8), u64be(buf, l3 + 16)
-    dst_hi, dst_lo = u64be(buf, l3 + 24), u64be(buf, l3 + 32)
     fo = np.maximum(frag_at, 0)
     frag_word = u16be(buf, fo + 2)
     foff, more = (frag_word >> 3) * 8, (frag_word & 1) == 1
-    is_frag = (frag_at >= 0) & ((foff > 0) | more)
     hdr = off - l3
-    f = is_frag
-    frags = Fragments(
-        idx[f],
-        src_hi[f],
-        src_lo[f],
-        dst_hi[f],
-        dst_lo[f],
-        nh[f],
-        u32be(buf, fo + 4)[f],
-        foff[f],
-        (total - hdr)[f],
-        more[f],
-        (fo - l3)[f],
-        off[f],
-        (np.minimum(avail, total) - hdr)[f],
+    h = _Headers(
+        idx,
+        u64be(buf, l3 + 8),
+        u64be(buf, l3 + 16),
+        u64be(buf, l3 + 24),
+        u64be(buf, l3 + 32),
+        nh,
+        total,
+        hdr,
+        np.minimum(avail, total) - hdr,
+        (frag_at >= 0) & ((foff > 0) | more),
+        u32be(buf, fo + 4),
+        foff,
+        more,
+        fo - l3,
+        l3,
     )
-    w = ~is_frag
-    pk = _transport(
-        buf,
-        idx[w],
-        src_hi[w],
-        src_lo[w],
-        dst_hi[w],
-        dst_lo[w],
-        nh[w],
-        total[w],
-        off[w],
-        (np.minimum(avail, total) - hdr)[w],
-        True,
-        problems,
-    )
-    return pk, frags
+    return _split(buf, h, True, problems)
 
 
 def _walk_ext(buf: U8, l3: I64, present: I64) -> tuple[I64, I64, I64]:
@@ -305,7 +329,7 @@ def ports_and_types(
     dport = np.where(has_ports, u16be(buf, l4 + 2), 0)
     if is_icmp.any():
         itype, code = u8(buf, l4), u8(buf, l4 + 1)
-        pairs = _ICMP6_PAIRS if v6 else _ICMP4_PAIRS
+        pairs = ICMP_PAIRS[v6]
         table = np.full(256, -1, dtype=np.int64)
         for a, b in pairs.items():
             table[a] = b

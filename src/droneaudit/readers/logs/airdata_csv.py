@@ -34,7 +34,7 @@ from pathlib import Path
 
 from droneaudit.model import Identity, MediaItem, MediaRecords, TrackPoint
 from droneaudit.readers._api import ProblemLog, ScanContext
-from droneaudit.readers.source import GZIP_MAGIC, open_content
+from droneaudit.readers.source import GZIP_MAGIC, read_bounded
 
 MAX_BYTES = 512 << 20
 FEET = 0.3048
@@ -98,12 +98,8 @@ class AirdataCsvReader:
         return -1.0
 
     def read(self, path: Path, display: str, ctx: ScanContext) -> tuple[str, str]:
-        raw, stream = open_content(path, display, ctx.problems)
-        data = stream.read(MAX_BYTES)
-        if stream.read(1):
-            ctx.problems.add(display, "file-too-large", f"only the first {MAX_BYTES} bytes were read")
-        digest = raw.finish()
-        fmt = "airdata-csv" if stream is raw else "airdata-csv.gz"
+        data, digest, gzipped = read_bounded(path, display, ctx.problems, MAX_BYTES)
+        fmt = "airdata-csv.gz" if gzipped else "airdata-csv"
         ctx.media.append(parse(data, display, digest, fmt, ctx.problems))
         return fmt, digest
 

@@ -50,7 +50,7 @@ from pathlib import Path
 
 from droneaudit.model import MediaItem, MediaRecords, TrackPoint
 from droneaudit.readers._api import ProblemLog, ScanContext
-from droneaudit.readers.source import GZIP_MAGIC, open_content
+from droneaudit.readers.source import GZIP_MAGIC, read_bounded
 
 #: Never read more than this from one SRT (a one-hour per-frame file is about 25 MB).
 MAX_BYTES = 256 << 20
@@ -118,12 +118,8 @@ class SrtReader:
         return 0.1 if is_srt_name else -1.0
 
     def read(self, path: Path, display: str, ctx: ScanContext) -> tuple[str, str]:
-        raw, stream = open_content(path, display, ctx.problems)
-        data = stream.read(MAX_BYTES)
-        if stream.read(1):
-            ctx.problems.add(display, "file-too-large", f"only the first {MAX_BYTES} bytes were read")
-        digest = raw.finish()
-        fmt = "srt" if stream is raw else "srt.gz"
+        data, digest, gzipped = read_bounded(path, display, ctx.problems, MAX_BYTES)
+        fmt = "srt.gz" if gzipped else "srt"
         ctx.media.append(parse(data, display, digest, fmt, ctx.problems))
         return fmt, digest
 

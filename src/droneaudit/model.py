@@ -164,7 +164,9 @@ class TrackPoint:
     alt_ref: str | None = None  #: "msl" | "relative" | "ellipsoid" | None when the file does not say
     time_utc: str | None = None  #: ISO 8601 UTC with "Z", only when known or inferred (see time_basis)
     time_local: str | None = None  #: wall-clock time as written in the file, when it has no zone
-    time_basis: str | None = None  #: "utc" (the file says UTC), "offset" (EXIF OffsetTime), "inferred-tz"
+    #: "utc" (the file says UTC), "offset" (EXIF OffsetTime), "inferred-tz" (zone from the position),
+    #: "capture-hour" (Remote ID: tenths of a second since the hour, placed in the capture time's hour)
+    time_basis: str | None = None
     source: str = ""  #: where in the file: "EXIF GPS", "XMP drone-dji", "SRT frame 12", …
     index: int | None = None  #: frame / record / line number inside the file, when it has one
 

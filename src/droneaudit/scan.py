@@ -77,8 +77,8 @@ def scan(
         stats=stats,
         dns=dns_table(payloads.dns_events),
         media=[m.item for m in ctx.media],
-        tracks=[t for m in ctx.media for t in m.tracks],
-        identities=[i for m in ctx.media for i in m.identities],
+        tracks=[t for m in ctx.media for t in m.tracks] + ctx.flows.remote_id_tracks,
+        identities=[i for m in ctx.media for i in m.identities] + list(ctx.flows.remote_id_identities),
     )
     return judge(case, policy or Policy(), catalog or Catalog.load_default(), ipdata or IpData())
 

@@ -64,7 +64,7 @@ def serials(identities: Iterable[Identity]) -> list[Finding]:
     out = []
     for file, found in sorted(by_file.items()):
         kinds = sorted({i.kind for i in found})
-        detail = "carries serial numbers: " + ", ".join(f"{i.kind} {i.value}" for i in found[:6])
+        detail = "carries serial numbers or IDs: " + ", ".join(f"{i.kind} {i.value}" for i in found[:6])
         evidence = tuple({"file": file, "kind": i.kind, "source": i.source} for i in found[:6])
         out.append(
             Finding("reveals-serial-numbers", "medium", file, detail + f" ({', '.join(kinds)})", evidence)

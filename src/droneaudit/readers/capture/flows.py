@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from droneaudit.model import CaptureStats
+from droneaudit.model import CaptureStats, Identity, TrackPoint
 from droneaudit.readers._api import ProblemLog
 from droneaudit.readers.capture import ip as ipdec
 from droneaudit.readers.capture import link
@@ -26,10 +26,14 @@ from droneaudit.readers.capture.interfaces import InterfaceRegistry, link_type_n
 from droneaudit.readers.capture.payloads import PayloadCollector
 from droneaudit.readers.capture.rows import Rows, orient
 from droneaudit.readers.capture.table import build_table
+from droneaudit.readers.protocols import remoteid
 
 #: PCAPdroid's "PCAPdroid trailer" option (its tools/pcapdroid.lua dissector documents the layout).
 PCAPDROID_MAGIC = 0x01072021
 PCAPDROID_TRAILER = 28
+
+#: Link types that can carry Remote ID: 802.11 (plain, radiotap) and Bluetooth LE sniffer formats.
+REMOTE_ID_LINK_TYPES = (105, 127, 251, 256, 272)
 
 PROBLEM_TEXT = {
     "truncated-ip-header": "frame too short for its IP header; not counted",
@@ -50,6 +54,8 @@ class FlowBuilder:
     _counts: dict[str, int] = field(default_factory=dict)
     payloads: PayloadCollector = field(init=False)
     app_names: dict[int, str] = field(default_factory=dict)
+    remote_id_tracks: list[TrackPoint] = field(default_factory=list)
+    remote_id_identities: dict[Identity, None] = field(default_factory=dict)
     _by_link: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -83,7 +89,9 @@ class FlowBuilder:
             rows.append(_rows_from_reassembled(reassembled, self.interfaces))
         all_rows = Rows.concat(rows)
         self._count("ip_packets", len(all_rows))
-        self._count("non_ip", int(((lres.l3 < 0) & ~lres.unknown_link & ~lres.truncated).sum()))
+        non_ip = (lres.l3 < 0) & ~lres.unknown_link & ~lres.truncated
+        self._count("non_ip", int(non_ip.sum()))
+        self._remote_id(batch, link_types, non_ip)
         if len(all_rows):
             self._partials.append(segment_rows(all_rows, orient(all_rows)))
 
@@ -105,6 +113,22 @@ class FlowBuilder:
             name = bytes(batch.buf[start : start + 16]).split(b"\0", 1)[0].decode("utf-8", "replace")
             self.app_names.setdefault(int(uid[i]), name)
         return uid
+
+    def _remote_id(self, batch: FrameBatch, link_types: np.ndarray, non_ip: np.ndarray) -> None:
+        """Remote ID broadcasts (ASTM F3411) in Wi-Fi management frames and Bluetooth advertising: what
+        the aircraft tells anyone nearby. A cheap per-frame test first; decoding only on a hit."""
+        for i in np.flatnonzero(non_ip & np.isin(link_types, REMOTE_ID_LINK_TYPES)):
+            lt, start = int(link_types[i]), int(batch.data_off[i])
+            frame = bytes(batch.buf[start : start + int(batch.caplen[i])])
+            if not remoteid.frames_of_interest(lt, frame):
+                continue
+            messages = remoteid.decode(lt, frame)
+            if messages:
+                tracks, idents = remoteid.to_records(
+                    messages, batch.file, int(batch.frame[i]), int(batch.ts_ns[i])
+                )
+                self.remote_id_tracks.extend(tracks)
+                self.remote_id_identities.update(dict.fromkeys(idents))
 
     def _link_stats(self, link_types: np.ndarray) -> None:
         values, counts = np.unique(link_types, return_counts=True)

@@ -3,6 +3,7 @@ one-line ``Error: …`` and an exit code (0 fine, 1 verdict/finding, 2 usage err
 
 from __future__ import annotations
 
+import json as jsonlib
 import os
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from droneaudit.checks.policy import Policy
 from droneaudit.checks.policy import load as load_policy
 from droneaudit.enrich.catalog import Catalog
 from droneaudit.errors import DroneauditError, NothingReadable, UsageError
+from droneaudit.export.geojson import to_geojson
 from droneaudit.render import terminal
 from droneaudit.render.progress import progress_for
 from droneaudit.render.safe import terminal_text
@@ -54,6 +56,9 @@ Scope = Annotated[str | None, typer.Option("--scope", help="device (any egress c
 FailOn = Annotated[str | None, typer.Option("--fail-on", help="Lowest finding severity that exits 1.")]
 CatalogFile = Annotated[list[Path] | None, typer.Option("--catalog", help="Extra catalog TOML (repeatable).")]
 ShowFlows = Annotated[bool, typer.Option("--flows", help="Also print the flow table.")]
+GeojsonOut = Annotated[
+    Path | None, typer.Option("--geojson", help="Write tracks and points as GeoJSON (QGIS).")
+]
 
 
 def _version(value: bool) -> None:
@@ -86,10 +91,12 @@ def scan(
     fail_on: FailOn = None,
     catalog: CatalogFile = None,
     flows: ShowFlows = False,
+    geojson: GeojsonOut = None,
 ) -> None:
     """Read captures into flows, name and classify every remote, and give the verdict."""
     files = droneaudit.scan_paths(paths)
-    _refuse_overwrite(files, [Path(json)] if json and json != "-" else [], parquet, case)
+    outputs = [Path(json)] if json and json != "-" else []
+    _refuse_overwrite(files, outputs + ([geojson] if geojson else []), parquet, case)
     rules = (load_policy(policy) if policy else Policy()).with_flags(
         allow_host or [], allow_category or [], scope, fail_on
     )
@@ -98,6 +105,11 @@ def scan(
             files, devices=device or (), progress=sink, policy=rules, catalog=_catalog(catalog or [])
         )
     _emit(result, json, parquet, case, quiet, flows)
+    if geojson is not None:
+        collection = to_geojson(result.tracks, result.media)
+        geojson.write_text(
+            jsonlib.dumps(collection, allow_nan=False, sort_keys=True) + "\n", encoding="utf-8"
+        )
     if not result.readable():
         raise NothingReadable("no input could be read as evidence (see the problems above)")
     raise typer.Exit(result.exit_code)

@@ -21,6 +21,7 @@ from droneaudit.checks.policy import Policy
 from droneaudit.enrich.catalog import Catalog
 from droneaudit.enrich.ipdata import IpData
 from droneaudit.errors import UsageError
+from droneaudit.inventory import infer_times
 from droneaudit.model import InputFile, severity_rank
 from droneaudit.readers import _registry
 from droneaudit.readers._api import ProblemLog, ProgressSink, ScanContext
@@ -69,6 +70,9 @@ def scan(
     flows, stats = ctx.flows.finish(nets)
     payloads = ctx.flows.payloads
     flows = attribute(flows, payloads.names, dns_answers(payloads.dns_events))
+    media, tracks = infer_times(
+        [m.item for m in ctx.media], [t for m in ctx.media for t in m.tracks] + ctx.flows.remote_id_tracks
+    )
     case = Case(
         inputs=inputs,
         flows=flows,
@@ -76,8 +80,8 @@ def scan(
         interfaces=interfaces.all(),
         stats=stats,
         dns=dns_table(payloads.dns_events),
-        media=[m.item for m in ctx.media],
-        tracks=[t for m in ctx.media for t in m.tracks] + ctx.flows.remote_id_tracks,
+        media=media,
+        tracks=tracks,
         identities=[i for m in ctx.media for i in m.identities] + list(ctx.flows.remote_id_identities),
     )
     return judge(case, policy or Policy(), catalog or Catalog.load_default(), ipdata or IpData())

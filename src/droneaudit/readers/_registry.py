@@ -7,7 +7,9 @@ from pathlib import Path
 from droneaudit.readers._api import Reader
 from droneaudit.readers.capture.reader import CaptureReader
 from droneaudit.readers.logs.airdata_csv import AirdataCsvReader
+from droneaudit.readers.logs.ardupilot import DataflashReader
 from droneaudit.readers.logs.dji_record import DjiRecordReader
+from droneaudit.readers.logs.tlog import TlogReader
 from droneaudit.readers.logs.ulog import UlogReader
 from droneaudit.readers.media.dng import DngReader
 from droneaudit.readers.media.jpeg import JpegReader
@@ -21,6 +23,8 @@ READERS: tuple[Reader, ...] = (
     SrtReader(),
     DjiRecordReader(),
     UlogReader(),
+    DataflashReader(),
+    TlogReader(),
     AirdataCsvReader(),
 )
 
@@ -33,6 +37,7 @@ _LOOKS_LIKE: tuple[tuple[bytes, str], ...] = (
     (b"II*\x00", "a TIFF/DNG image"),
     (b"MM\x00*", "a TIFF/DNG image"),
     (b"ULog", "a PX4 ULog flight log"),
+    (b"\xa3\x95\x80", "an ArduPilot DataFlash log"),
     (b"SQLite format 3", "an SQLite database"),
     (b"\x7fELF", "an executable"),
 )

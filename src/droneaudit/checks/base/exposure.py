@@ -28,7 +28,7 @@ _POSITION = {
     "aircraft": ("reveals-aircraft-position", "medium", "aircraft position"),
     "home": ("reveals-home-point", "high", "home/takeoff point"),
     "operator": ("reveals-operator-location", "high", "operator (pilot's phone or controller) location"),
-    "target": ("reveals-target-location", "medium", "ranged target location (laser rangefinder)"),
+    "target": ("reveals-target-location", "medium", "target or planned position (rangefinder, mission item)"),
 }
 
 

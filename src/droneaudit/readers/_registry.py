@@ -13,6 +13,7 @@ from droneaudit.readers.logs.tlog import TlogReader
 from droneaudit.readers.logs.ulog import UlogReader
 from droneaudit.readers.media.dng import DngReader
 from droneaudit.readers.media.jpeg import JpegReader
+from droneaudit.readers.media.mp4 import Mp4Reader
 from droneaudit.readers.media.srt import SrtReader
 
 #: Built-in readers, listed explicitly (no discovery by import side effects). Order breaks sniff ties.
@@ -20,6 +21,7 @@ READERS: tuple[Reader, ...] = (
     CaptureReader(),
     JpegReader(),
     DngReader(),
+    Mp4Reader(),
     SrtReader(),
     DjiRecordReader(),
     UlogReader(),

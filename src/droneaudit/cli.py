@@ -17,6 +17,7 @@ import droneaudit
 from droneaudit.case import Case
 from droneaudit.checks.policy import Policy
 from droneaudit.checks.policy import load as load_policy
+from droneaudit.cli_export import export as export_cmd
 from droneaudit.enrich.catalog import Catalog
 from droneaudit.errors import DroneauditError, NothingReadable, UsageError
 from droneaudit.export.geojson import to_geojson
@@ -179,6 +180,9 @@ def _corpus() -> Path | None:
     env = os.environ.get("DRONEAUDIT_CORPUS")
     candidate = Path(env) if env else Path("..") / "shared" / "corpus"
     return candidate if candidate.is_dir() else None
+
+
+app.command("export")(export_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

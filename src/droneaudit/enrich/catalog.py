@@ -347,7 +347,7 @@ def _check_pattern(pattern: str, where: str) -> str:
         )
     if normalise_host(name) is None:
         raise CatalogError(f"{where}: pattern {pattern!r} is empty or an IP address; IPs are never matched")
-    if "." not in name or not all(_LABEL.match(label) for label in name.split(".")):
+    if "." not in name or not all(_LABEL.fullmatch(label) for label in name.split(".")):
         raise CatalogError(f"{where}: pattern {pattern!r} is not a DNS name with at least two labels")
     return value
 

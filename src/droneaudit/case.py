@@ -116,7 +116,7 @@ class Case:
         return [*written, manifest]
 
     def to_duckdb(self, path: Path) -> None:
-        """Write the case into one DuckDB file (replacing its tables)."""
+        """Add the case to a DuckDB case file (created when absent, appended to otherwise)."""
         from droneaudit.store import write_case
 
         write_case(self, path)

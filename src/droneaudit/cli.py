@@ -3,17 +3,21 @@ one-line ``Error: …`` and an exit code (0 fine, 1 verdict/finding, 2 usage err
 
 from __future__ import annotations
 
+import io
 import json as jsonlib
 import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
+import pyarrow.csv as pacsv
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 import droneaudit
+from droneaudit import store
 from droneaudit.case import Case
 from droneaudit.checks.policy import Policy
 from droneaudit.checks.policy import load as load_policy
@@ -21,6 +25,7 @@ from droneaudit.cli_export import export as export_cmd
 from droneaudit.enrich.catalog import Catalog
 from droneaudit.errors import DroneauditError, NothingReadable, UsageError
 from droneaudit.export.geojson import to_geojson
+from droneaudit.readers.source import sha256_file
 from droneaudit.render import terminal
 from droneaudit.render.progress import progress_for
 from droneaudit.render.safe import terminal_text
@@ -95,7 +100,7 @@ def scan(
     geojson: GeojsonOut = None,
 ) -> None:
     """Read captures into flows, name and classify every remote, and give the verdict."""
-    files = droneaudit.scan_paths(paths)
+    files = _skip_known(droneaudit.scan_paths(paths), case, quiet)
     outputs = [Path(json)] if json and json != "-" else []
     _refuse_overwrite(files, outputs + ([geojson] if geojson else []), parquet, case)
     rules = (load_policy(policy) if policy else Policy()).with_flags(
@@ -114,6 +119,44 @@ def scan(
     if not result.readable():
         raise NothingReadable("no input could be read as evidence (see the problems above)")
     raise typer.Exit(result.exit_code)
+
+
+def _skip_known(files: list[Path], case: Path | None, quiet: bool) -> list[Path]:
+    """With ``--case`` on an existing case file: inputs already in it (same SHA-256) are not scanned again."""
+    known = store.known_inputs(case) if case is not None else set()
+    if not known:
+        return files
+    fresh = [f for f in files if sha256_file(f) not in known]
+    if len(fresh) < len(files) and not quiet:
+        skipped = len(files) - len(fresh)
+        report_console(stderr=True).print(f"{skipped} file(s) already in {escape(str(case))}: skipped")
+    if not fresh:
+        raise UsageError(f"every input is already in {case}; nothing new to scan")
+    return fresh
+
+
+@app.command()
+def query(
+    case_file: Annotated[Path, typer.Argument(help="DuckDB case file written by 'scan --case'.")],
+    sql: Annotated[str, typer.Argument(help="One SQL statement (read-only).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON records.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+) -> None:
+    """Query a case file with SQL, read-only (no writes, no other files, no extensions)."""
+    if not case_file.is_file():
+        raise UsageError(f"no such case file: {case_file}")
+    try:
+        table = store.query(case_file, sql)
+    except duckdb.Error as exc:
+        raise UsageError(f"query failed: {str(exc).splitlines()[0]}") from exc
+    if as_json:
+        sys.stdout.write(jsonlib.dumps(table.to_pylist(), default=str, sort_keys=True, indent=2) + "\n")
+    elif as_csv:
+        sink = io.BytesIO()
+        pacsv.write_csv(table, sink)
+        sys.stdout.write(sink.getvalue().decode("utf-8"))
+    else:
+        terminal.query_table(table, report_console())
 
 
 def _catalog(extra: list[Path]) -> Catalog:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import pyarrow as pa
 
 if TYPE_CHECKING:
     from droneaudit.case import Case
@@ -25,14 +26,50 @@ def connect(path: Path, *, read_only: bool = False) -> Any:
 
 
 def write_case(case: Case, path: Path) -> None:
+    """Add the case's tables to the case file: new tables are created, existing ones appended to (by
+    column name), so scans accumulate. The manifest keeps the latest tool and schema version."""
     con = connect(path)
     try:
+        existing = {
+            row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
         for name, table in case.tables().items():
             con.register("_incoming", table)
-            con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')
+            if name in existing:
+                con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM _incoming')
+            else:
+                con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _incoming')
             con.unregister("_incoming")
         con.execute("CREATE OR REPLACE TABLE manifest (key VARCHAR, value VARCHAR)")
         rows = [(k, json.dumps(v, sort_keys=True)) for k, v in sorted(case.manifest().items())]
         con.executemany("INSERT INTO manifest VALUES (?, ?)", rows)
+    finally:
+        con.close()
+
+
+def known_inputs(path: Path) -> set[str]:
+    """SHA-256 of every input already in a case file (empty when the file does not exist yet)."""
+    if not path.exists():
+        return set()
+    con = connect(path, read_only=True)
+    try:
+        tables = {
+            row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+        if "inputs" not in tables:
+            return set()
+        return {row[0] for row in con.execute("SELECT sha256 FROM inputs").fetchall()}
+    finally:
+        con.close()
+
+
+def query(path: Path, sql: str) -> Any:
+    """Run one SQL statement read-only, with DuckDB's access to other files and extensions off; returns
+    an Arrow table."""
+    config = {**OFFLINE_CONFIG, "enable_external_access": False}
+    con = duckdb.connect(str(path), read_only=True, config=config)
+    try:
+        relation = con.sql(sql)
+        return relation.to_arrow_table() if relation is not None else pa.table({})
     finally:
         con.close()

@@ -3,6 +3,7 @@ looked up, other findings, what was read, and the problems. ``--flows`` adds the
 
 from __future__ import annotations
 
+import pyarrow as pa
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -230,3 +231,13 @@ def _problems(case: Case, console: Console) -> None:
 
 
 __all__ = ["human_bytes", "iso_utc", "render"]
+
+
+def query_table(table: pa.Table, console: Console) -> None:
+    """A query result as a table; every value escaped (case files hold strings from evidence)."""
+    out = Table(title=f"{table.num_rows} row(s)", title_justify="left")
+    for name in table.column_names:
+        out.add_column(_t(name), overflow="fold")
+    for row in table.to_pylist():
+        out.add_row(*(_t("" if v is None else v) for v in row.values()))
+    console.print(out)

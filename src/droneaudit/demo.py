@@ -5,11 +5,13 @@ is to show a report, whatever it says.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from rich.console import Console
 
 from droneaudit.render import terminal
+from droneaudit.sanitize import DEFAULT_PROFILE, Options, profile_label, sanitize
 from droneaudit.scan import scan
 from droneaudit.synth.demo import build_demo_capture
 from droneaudit.synth.media import build_demo_media
@@ -34,6 +36,14 @@ def run_demo(out: Path, console: Console, *, corpus: Path | None) -> None:
     (out / "demo.json").write_text(case.to_json(), encoding="utf-8")
     case.to_parquet(out / "parquet")
     console.print(f"Wrote {out / 'demo.json'} and Parquet tables in {out / 'parquet'}")
+    clean = out / "sd-card-sanitized"
+    shutil.rmtree(clean, ignore_errors=True)
+    report = sanitize([card], clean, Options(DEFAULT_PROFILE))
+    verified = sum(1 for f in report.files if f.status == "cleaned")
+    console.print(
+        f"Sanitized copy ({profile_label(DEFAULT_PROFILE)} removed, {verified} files verified by re-reading): "
+        f"{clean}; manifest {report.manifest}"
+    )
     if corpus is not None and (corpus / "drone").is_dir():
         console.rule("[bold]Real drone captures from the shared corpus")
         captures = sorted(p for p in (corpus / "drone").rglob("*") if p.name.endswith(_CAPTURE_SUFFIXES))

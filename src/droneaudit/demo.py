@@ -40,10 +40,9 @@ def run_demo(out: Path, console: Console, *, corpus: Path | None) -> None:
     shutil.rmtree(clean, ignore_errors=True)
     report = sanitize([card], clean, Options(DEFAULT_PROFILE))
     verified = sum(1 for f in report.files if f.status == "cleaned")
-    console.print(
-        f"Sanitized copy ({profile_label(DEFAULT_PROFILE)} removed, {verified} files verified by re-reading): "
-        f"{clean}; manifest {report.manifest}"
-    )
+    label = profile_label(DEFAULT_PROFILE)
+    console.print(f"Sanitized copy ({label} removed, {verified} files verified by re-reading): {clean}")
+    console.print(f"Sanitize manifest: {report.manifest}")
     if corpus is not None and (corpus / "drone").is_dir():
         console.rule("[bold]Real drone captures from the shared corpus")
         captures = sorted(p for p in (corpus / "drone").rglob("*") if p.name.endswith(_CAPTURE_SUFFIXES))

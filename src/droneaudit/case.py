@@ -19,7 +19,11 @@ from droneaudit import __version__
 from droneaudit.model import (
     SCHEMA_VERSION,
     CaptureStats,
+    ClaimResult,
+    Correlation,
+    Exposure,
     Finding,
+    Flight,
     Identity,
     InputFile,
     Interface,
@@ -55,6 +59,10 @@ class Case:
     media: list[MediaItem] = field(default_factory=list)
     tracks: list[TrackPoint] = field(default_factory=list)
     identities: list[Identity] = field(default_factory=list)
+    flights: list[Flight] = field(default_factory=list)
+    exposures: list[Exposure] = field(default_factory=list)
+    correlations: list[Correlation] = field(default_factory=list)
+    claims: list[ClaimResult] = field(default_factory=list)
 
     def flow_records(self) -> list[dict[str, Any]]:
         """Flows as JSON-ready dicts (times as ISO 8601 UTC strings)."""
@@ -83,6 +91,10 @@ class Case:
             "media": [m.to_dict() for m in self.media],
             "tracks": [t.to_dict() for t in self.tracks],
             "identities": [i.to_dict() for i in self.identities],
+            "flights": [f.to_dict() for f in self.flights],
+            "exposures": [e.to_dict() for e in self.exposures],
+            "correlations": [c.to_dict() for c in self.correlations],
+            "claims": [c.to_dict() for c in self.claims],
             "problems": [p.to_dict() for p in self.problems],
         }
 

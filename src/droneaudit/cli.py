@@ -26,6 +26,8 @@ from droneaudit.cli_sanitize import sanitize as sanitize_cmd
 from droneaudit.enrich.catalog import Catalog
 from droneaudit.errors import DroneauditError, NothingReadable, UsageError
 from droneaudit.export.geojson import to_geojson
+from droneaudit.readers._registry import READERS
+from droneaudit.readers.logs.keychain_option import DjiKeychainOption, load_keychains, with_keychains
 from droneaudit.readers.source import sha256_file
 from droneaudit.render import terminal
 from droneaudit.render.progress import progress_for
@@ -99,6 +101,7 @@ def scan(
     catalog: CatalogFile = None,
     flows: ShowFlows = False,
     geojson: GeojsonOut = None,
+    dji_keychain: DjiKeychainOption = None,
 ) -> None:
     """Read captures into flows, name and classify every remote, and give the verdict."""
     files = _skip_known(droneaudit.scan_paths(paths), case, quiet)
@@ -107,9 +110,15 @@ def scan(
     rules = (load_policy(policy) if policy else Policy()).with_flags(
         allow_host or [], allow_category or [], scope, fail_on
     )
+    readers = with_keychains(READERS, load_keychains(dji_keychain))
     with progress_for(files, enabled=not quiet and sys.stderr.isatty()) as sink:
         result = droneaudit.scan(
-            files, devices=device or (), progress=sink, policy=rules, catalog=_catalog(catalog or [])
+            files,
+            devices=device or (),
+            progress=sink,
+            policy=rules,
+            catalog=_catalog(catalog or []),
+            readers=readers,
         )
     _emit(result, json, parquet, case, quiet, flows)
     if geojson is not None:

@@ -24,7 +24,7 @@ from droneaudit.errors import UsageError
 from droneaudit.inventory import infer_times
 from droneaudit.model import InputFile, severity_rank
 from droneaudit.readers import _registry
-from droneaudit.readers._api import ProblemLog, ProgressSink, ScanContext
+from droneaudit.readers._api import ProblemLog, ProgressSink, Reader, ScanContext
 from droneaudit.readers.capture.device import IPNet, parse_device
 from droneaudit.readers.capture.flows import FlowBuilder
 from droneaudit.readers.capture.interfaces import InterfaceRegistry
@@ -60,13 +60,14 @@ def scan(
     policy: Policy | None = None,
     catalog: Catalog | None = None,
     ipdata: IpData | None = None,
+    readers: Sequence[Reader] = (),
 ) -> Case:
     """Read every input into one case. ``devices``: addresses/CIDRs of the audited device (``--device``)."""
     nets = [d if not isinstance(d, str) else _device(d) for d in devices]
     problems = ProblemLog()
     interfaces = InterfaceRegistry()
     ctx = ScanContext(problems, interfaces, FlowBuilder(interfaces, problems), progress)
-    inputs = [_read_one(path, ctx) for path in expand(paths)]
+    inputs = [_read_one(path, ctx, readers) for path in expand(paths)]
     flows, stats = ctx.flows.finish(nets)
     payloads = ctx.flows.payloads
     flows = attribute(flows, payloads.names, dns_answers(payloads.dns_events))
@@ -130,11 +131,11 @@ def _device(spec: str) -> IPNet:
         raise UsageError(f"--device {spec!r} is not an IP address or CIDR block") from exc
 
 
-def _read_one(path: Path, ctx: ScanContext) -> InputFile:
+def _read_one(path: Path, ctx: ScanContext, readers: Sequence[Reader] = ()) -> InputFile:
     display = str(path)
     size = path.stat().st_size
     head, gzipped = peek(path)
-    reader = _registry.pick(head, path)
+    reader = _registry.pick(head, path, readers)
     if reader is None:
         what = _registry.describe(head, gzipped)
         ctx.problems.add(

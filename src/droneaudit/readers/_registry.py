@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from droneaudit.readers._api import Reader
 from droneaudit.readers.capture.reader import CaptureReader
 from droneaudit.readers.logs.airdata_csv import AirdataCsvReader
 from droneaudit.readers.logs.ardupilot import DataflashReader
+from droneaudit.readers.logs.dji_dat import DjiDatReader
 from droneaudit.readers.logs.dji_record import DjiRecordReader
 from droneaudit.readers.logs.tlog import TlogReader
 from droneaudit.readers.logs.ulog import UlogReader
@@ -24,6 +26,7 @@ READERS: tuple[Reader, ...] = (
     Mp4Reader(),
     SrtReader(),
     DjiRecordReader(),
+    DjiDatReader(),
     UlogReader(),
     DataflashReader(),
     TlogReader(),
@@ -45,8 +48,10 @@ _LOOKS_LIKE: tuple[tuple[bytes, str], ...] = (
 )
 
 
-def pick(head: bytes, path: Path) -> Reader | None:
-    scored = [(r.sniff(head, path), i, r) for i, r in enumerate(READERS)]
+def pick(head: bytes, path: Path, readers: Sequence[Reader] = ()) -> Reader | None:
+    """The reader whose sniff scores highest (ties: earlier in the list); ``readers`` overrides the
+    built-in list for one scan (e.g. with user keychains)."""
+    scored = [(r.sniff(head, path), i, r) for i, r in enumerate(readers or READERS)]
     best = max(scored, key=lambda s: (s[0], -s[1]), default=None)
     return best[2] if best is not None and best[0] >= 0 else None
 

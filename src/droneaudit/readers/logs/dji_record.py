@@ -3,7 +3,8 @@ readable offline.
 
 Written here rather than through pydjirecord because that library reads a u16 record length in every
 version (v7/v8 logs then give no records), labels APP_GPS latitude/longitude the wrong way round, and
-its only road to v13+ frames is DJI's keychain server, which this tool never calls.
+its only road to v13+ frames is DJI's keychain server, which this tool never calls (a keychain the user
+got elsewhere decrypts them offline: ``dji_keychain``, which also holds the XOR layer).
 
 Layout (from lvauvillier/dji-log-parser, checked on the corpus logs):
 
@@ -16,11 +17,11 @@ Layout (from lvauvillier/dji-log-parser, checked on the corpus logs):
 * Records: ``u8 type, length (u8 <= v12, u16 v13+), payload, 0xFF``. From v7 the payload is XOR'd
   with an 8-byte key: CRC-64/Jones(seed = first byte + type, data = first byte x 0x123456789ABCDEF0).
   From v13 most payloads are also AES-256-CBC with per-log keys that only DJI's server releases, so
-  v13+ frames are counted, not decoded.
-* Decoded (v6-v12): OSD (1) = aircraft lon/lat (radians) and height above takeoff (i16 / 10); HOME (2)
-  = home lon/lat (radians); APP_GPS (14) = the phone, i.e. the operator, as **lat, lon** degrees (the
-  DROP sample puts 41.29 N first; dji-log-parser names the first field longitude); CUSTOM (5) = UTC
-  timestamp (ms) for the OSD it follows. Verified against DROP's CSV decode of the same flight.
+  v13+ frames are counted, and decoded only with a keychain the user supplies.
+* Decoded (v6-v12, v13+ once decrypted): OSD (1) = aircraft lon/lat (radians) and height above takeoff
+  (i16 / 10); HOME (2) = home lon/lat (radians); APP_GPS (14) = the phone, i.e. the operator, as **lat,
+  lon** degrees (the DROP sample puts 41.29 N first; dji-log-parser names the first field longitude);
+  CUSTOM (5) = UTC timestamp (ms) for the OSD it follows. Verified against DROP's CSV decode (v7).
 * Embedded camera JPEGs follow the records (v <= 12) and are counted.
 
 Altitudes of HOME and of the takeoff point are written against a datum the file does not state (the
@@ -30,22 +31,22 @@ v7 sample says -56 m at a 48 m MSL site), so they go to ``extra``, not onto the 
 from __future__ import annotations
 
 import math
+import os
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from droneaudit.model import Identity, MediaItem, MediaRecords, TrackPoint
 from droneaudit.readers._api import ProblemLog, ScanContext
+from droneaudit.readers.logs.dji_keychain import Keychain, decrypt_records, descramble, load_keychain
+from droneaudit.readers.logs.dji_keychain import xor_key as xor_key
 from droneaudit.readers.source import sha256_file
 
 PREFIX_SIZE = 100
 DETAILS_SIZE = 380  #: bytes of the details block this reader uses (the block is 400 or 436 long)
-_MASK64 = (1 << 64) - 1
-_XOR_MAGIC = 0x123456789ABCDEF0
-_CRC64_POLY = 0x95AC9329AC4BC9B5  #: CRC-64/Jones, reflected (the Rust ``crc64`` crate)
 _JPEG = re.compile(b"\xff\xd8\xff[\xdb\xe0\xe1]")
 _ADDRESS = ("sub_street", "street", "city", "area")
 _PLATFORMS = {1: "iOS", 2: "Android", 6: "DJI Fly", 10: "Windows", 11: "Mac", 12: "Linux"}
@@ -63,36 +64,6 @@ PRODUCTS = {
     116: "Matrice 30", 118: "Mavic 3 Enterprise", 121: "Avata", 126: "Mini 4 Pro", 152: "Avata 2",
     170: "Matrice 350 RTK",
 }  # fmt: skip
-
-
-def _crc_table() -> list[int]:
-    table = []
-    for i in range(256):
-        crc = i
-        for _ in range(8):
-            crc = (crc >> 1) ^ _CRC64_POLY if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_CRC_TABLE = _crc_table()
-
-
-def xor_key(first: int, record_type: int) -> bytes:
-    """The 8-byte XOR key of one record, derived from its first payload byte and its type."""
-    crc = (first + record_type) & 0xFF
-    for byte in ((_XOR_MAGIC * first) & _MASK64).to_bytes(8, "little"):
-        crc = _CRC_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc.to_bytes(8, "little")
-
-
-def descramble(payload: bytes, record_type: int) -> bytes:
-    """XOR layer of v7+ payloads; the first byte only seeds the key and is dropped."""
-    if not payload:
-        return b""
-    body = payload[1:]
-    key = (xor_key(payload[0], record_type) * (len(body) // 8 + 1))[: len(body)]
-    return (int.from_bytes(body, "little") ^ int.from_bytes(key, "little")).to_bytes(len(body), "little")
 
 
 @dataclass
@@ -116,6 +87,8 @@ class _Log:
     detail_offset: int  #: v13+: where the records start (0 in some logs: then after the version block)
     details: Details | None = None
     department: int | None = None
+    category: int | None = None  #: v13+ version block: 3 / 4 pick the keychain's feature-point map
+    frames_note: str = "encrypted; keys only from DJI's server — not fetched"  #: v13+ only
     tracks: list[TrackPoint] = field(default_factory=list)
     records: int = 0
     jpegs: int = 0
@@ -126,6 +99,10 @@ class DjiRecordReader:
     and offsets that fit the file), whatever the file is called."""
 
     name = "dji-flight-record"
+
+    def __init__(self, keychains: Iterable[Keychain | str | os.PathLike[str]] = ()) -> None:
+        """``keychains``: DJI keychain answers (or their files) for v13+ frames; loaded now, never fetched."""
+        self.keychains = tuple(k if isinstance(k, Keychain) else load_keychain(k) for k in keychains)
 
     def sniff(self, head: bytes, path: Path) -> float:
         if len(head) < 64 or any(head[20:64]):
@@ -144,11 +121,13 @@ class DjiRecordReader:
     def read(self, path: Path, display: str, ctx: ScanContext) -> tuple[str, str]:
         digest = sha256_file(path)
         data = path.read_bytes()
-        ctx.media.append(parse(data, display, digest, ctx.problems))
+        ctx.media.append(parse(data, display, digest, ctx.problems, self.keychains))
         return "dji-flight-record", digest
 
 
-def parse(data: bytes, display: str, digest: str, problems: ProblemLog) -> MediaRecords:
+def parse(
+    data: bytes, display: str, digest: str, problems: ProblemLog, keychains: Iterable[Keychain] = ()
+) -> MediaRecords:
     """Everything the record reveals offline; damage goes to ``problems``, never an exception."""
     if len(data) < PREFIX_SIZE:
         problems.add(
@@ -164,8 +143,12 @@ def parse(data: bytes, display: str, digest: str, problems: ProblemLog) -> Media
     if 6 <= version <= 12:
         _frames(data, log, display, problems)
     elif version >= 13:
-        start = log.detail_offset or len(data)
-        log.records = sum(1 for _ in _walk(data, start, len(data), version, display, problems))
+        walked = list(_walk(data, log.detail_offset or len(data), len(data), version, display, problems))
+        log.records = len(walked)
+        if keychains := tuple(keychains):
+            args = (walked, version, log.category, keychains, display, problems)
+            plain, log.frames_note = decrypt_records(*args)
+            log.tracks += decode_frames(plain, display)
     return _records(log, display, digest)
 
 
@@ -195,6 +178,7 @@ def _auxiliary(data: bytes, log: _Log, display: str, problems: ProblemLog) -> by
     (info_length,) = struct.unpack_from("<H", plain, 1) if len(plain) >= 3 else (0,)
     if after + 6 <= len(data) and data[after] == 1:
         log.department = data[after + 5]
+        log.category = struct.unpack_from("<H", data, after + 3)[0]
         if log.detail_offset == 0:  # dji-log-parser's "recover detail offset"
             log.detail_offset = after + 3 + struct.unpack_from("<H", data, after + 1)[0]
     block = plain[3 : 3 + info_length]
@@ -279,10 +263,20 @@ class _Frame:
 def _frames(data: bytes, log: _Log, display: str, problems: ProblemLog) -> None:
     end = min(log.detail_offset, len(data)) if log.version < 12 else len(data)
     start = PREFIX_SIZE if log.version < 12 else PREFIX_SIZE + 436
+    walked = list(_walk(data, start, end, log.version, display, problems))
+    log.records = len(walked)
+    scrambled = log.version >= 7
+    plain = [
+        (n, kind, descramble(raw, kind) if scrambled else raw) for n, (_, kind, raw) in enumerate(walked, 1)
+    ]
+    log.tracks += decode_frames(plain, display)
+    log.jpegs = len(_JPEG.findall(data, start, end))
+
+
+def decode_frames(records: Iterable[tuple[int, int, bytes]], display: str) -> list[TrackPoint]:
+    """Points from ``(record number, type, plain payload)``: one decoder for v6-v12 and decrypted v13+."""
     frames = [_Frame(0, 0.0, 0.0, 0.0)]  # holds what comes before the first OSD record
-    for number, (_, kind, raw) in enumerate(_walk(data, start, end, log.version, display, problems), 1):
-        log.records = number
-        payload = raw if log.version < 7 else descramble(raw, kind)
+    for number, kind, payload in records:
         if kind in (1, 2, 14) and len(payload) >= 16:
             first, second = struct.unpack_from("<dd", payload)
             if kind == 14:  # APP_GPS: degrees, latitude first
@@ -294,8 +288,7 @@ def _frames(data: bytes, log: _Log, display: str, problems: ProblemLog) -> None:
                 frames.append(_Frame(number, math.degrees(second), math.degrees(first), height))
         elif kind == 5 and len(payload) >= 18:
             frames[-1].time = _iso(struct.unpack_from("<q", payload, 10)[0])
-    log.tracks += _frame_points(frames, display)
-    log.jpegs = len(_JPEG.findall(data, start, end))
+    return _frame_points(frames, display)
 
 
 def _frame_points(frames: list[_Frame], display: str) -> list[TrackPoint]:
@@ -363,7 +356,7 @@ def _records(log: _Log, display: str, digest: str) -> MediaRecords:
     tracks = (_detail_points(details, display) if details else []) + log.tracks
     extra = {"version": str(log.version), "records": str(log.records), "embedded_jpegs": str(log.jpegs)}
     if log.version >= 13:
-        extra["frames"] = "encrypted; keys only from DJI's server — not fetched"
+        extra["frames"] = log.frames_note
     elif log.version >= 6:
         extra["frames"] = "decoded offline (OSD, HOME, APP_GPS)"
     if log.department is not None:

@@ -29,7 +29,7 @@ from droneaudit.errors import UsageError
 from droneaudit.model import SCHEMA_VERSION
 from droneaudit.readers import _registry
 from droneaudit.readers.source import peek
-from droneaudit.sanitize import jpeg, srt, tiff_clean, verify
+from droneaudit.sanitize import jpeg, mp4, srt, tiff_clean, verify
 from droneaudit.sanitize.common import Damaged, Options, Outcome, Unsupported, profile_label
 
 MANIFEST_NAME = "droneaudit-sanitize.json"
@@ -46,6 +46,7 @@ CLEANERS: dict[str, Callable[[bytes, Options], Outcome]] = {
     "jpeg": jpeg.clean,
     "tiff": _tiff,
     "srt": srt.clean,
+    "mp4": mp4.clean,
 }
 
 
@@ -182,7 +183,7 @@ def classify(path: Path) -> tuple[str | None, str, str]:
     if ".capture." in module:
         return None, "not sanitized: a packet capture is evidence, not media", name
     if "mp4" in name or "MP4" in what:
-        return None, "MP4/MOV video: not supported yet (planned); not written", name
+        return "mp4", "", name
     return None, f"unsupported: {what}; not written", name
 
 

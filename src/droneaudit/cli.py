@@ -22,6 +22,7 @@ from droneaudit.case import Case
 from droneaudit.checks.policy import Policy
 from droneaudit.checks.policy import load as load_policy
 from droneaudit.cli_export import export as export_cmd
+from droneaudit.cli_report import report as report_cmd
 from droneaudit.cli_sanitize import sanitize as sanitize_cmd
 from droneaudit.enrich.catalog import Catalog
 from droneaudit.errors import DroneauditError, NothingReadable, UsageError
@@ -237,6 +238,7 @@ def _corpus() -> Path | None:
 
 app.command("export")(export_cmd)
 app.command("sanitize")(sanitize_cmd)
+app.command("report")(report_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from droneaudit import claims
 from droneaudit.render import terminal
+from droneaudit.render.html import write_html
 from droneaudit.sanitize import DEFAULT_PROFILE, Options, profile_label, sanitize
 from droneaudit.scan import scan
 from droneaudit.synth.demo import build_demo_capture
@@ -36,6 +38,9 @@ def run_demo(out: Path, console: Console, *, corpus: Path | None) -> None:
     (out / "demo.json").write_text(case.to_json(), encoding="utf-8")
     case.to_parquet(out / "parquet")
     console.print(f"Wrote {out / 'demo.json'} and Parquet tables in {out / 'parquet'}")
+    case.claims = claims.evaluate(case, {})
+    write_html(case, out / "report.html")
+    console.print(f"HTML report (self-contained, opens offline): {out / 'report.html'}")
     clean = out / "sd-card-sanitized"
     shutil.rmtree(clean, ignore_errors=True)
     report = sanitize([card], clean, Options(DEFAULT_PROFILE))

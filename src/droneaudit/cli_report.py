@@ -1,0 +1,82 @@
+"""``droneaudit report``: scan the evidence, test the claims ledger, and write the HTML report.
+
+Kept apart from ``cli.py`` so the command is one import for the lead to register. The report is a
+document, not a gate: the command exits 0 once it is written (``scan`` is the command whose exit code
+follows the verdict), and 2 when the request is wrong or nothing could be read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import droneaudit
+from droneaudit import claims as claims_mod
+from droneaudit.errors import NothingReadable, UsageError
+from droneaudit.render.html import write_html
+
+#: DuckDB's file header: 8 bytes of checksum, then the magic.
+_DUCKDB_MAGIC = b"DUCK"
+
+Inputs = Annotated[
+    list[Path],
+    typer.Argument(help="Evidence files or folders (captures, drone media, logs).", show_default=False),
+]
+HtmlOut = Annotated[Path, typer.Option("--html", help="Write the self-contained HTML report to FILE.")]
+Conditions = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--condition",
+        help="Setting in force during the capture: local-data-mode=on|off, sync=on|off, account-region=us.",
+    ),
+]
+Devices = Annotated[
+    list[str] | None, typer.Option("--device", help="Address or CIDR of the audited device (repeatable).")
+]
+JsonOut = Annotated[
+    Path | None, typer.Option("--json", help="Also write the case, claims included, as JSON.")
+]
+
+
+def report(
+    inputs: Inputs,
+    html: HtmlOut,
+    conditions: Conditions = None,
+    device: Devices = None,
+    json: JsonOut = None,
+) -> None:
+    """Write an offline HTML report: verdict, endpoints, map, timeline, claims, evidence manifest."""
+    declared = claims_mod.parse_conditions(conditions or [])
+    files = droneaudit.scan_paths(inputs)
+    _refuse_case_files(files)
+    _refuse_overwrite(files, [html] + ([json] if json else []))
+    case = droneaudit.scan(files, devices=device or ())
+    if not case.readable():
+        raise NothingReadable("no input could be read as evidence; no report written")
+    case.claims = claims_mod.evaluate(case, declared)
+    write_html(case, html, conditions=declared)
+    if json is not None:
+        json.write_text(case.to_json(), encoding="utf-8")
+    typer.echo(f"Wrote {html}")
+
+
+def _refuse_case_files(files: list[Path]) -> None:
+    """A DuckDB case file would otherwise be reported as an unreadable input; say what is missing."""
+    for path in files:
+        with path.open("rb") as fh:
+            head = fh.read(12)
+        if head[8:12] == _DUCKDB_MAGIC:
+            raise UsageError(
+                f"{path} is a DuckDB case file: reading a case back is not supported yet; "
+                "run 'droneaudit report' on the evidence files themselves"
+            )
+
+
+def _refuse_overwrite(inputs: list[Path], outputs: list[Path]) -> None:
+    """Evidence is never written to: refuse an output that is one of the inputs."""
+    taken = {p.resolve() for p in inputs}
+    for out in outputs:
+        if out.resolve() in taken:
+            raise UsageError(f"refusing to write output over the input file {out}")

@@ -55,6 +55,7 @@ class Case:
     findings: list[Finding] = field(default_factory=list)
     verdict: Verdict | None = None
     exit_code: int = 0
+    fail_on: str = "high"
     data_sources: dict[str, Any] = field(default_factory=dict)
     media: list[MediaItem] = field(default_factory=list)
     tracks: list[TrackPoint] = field(default_factory=list)

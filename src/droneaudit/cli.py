@@ -24,6 +24,7 @@ from droneaudit.checks.policy import load as load_policy
 from droneaudit.cli_export import export as export_cmd
 from droneaudit.cli_report import report as report_cmd
 from droneaudit.cli_sanitize import sanitize as sanitize_cmd
+from droneaudit.cli_time import BufferOpt, ClockOpt, SitesOpt, WindowOpt, clock_offsets, load_sites
 from droneaudit.enrich.catalog import Catalog
 from droneaudit.errors import DroneauditError, NothingReadable, UsageError
 from droneaudit.export.geojson import to_geojson
@@ -103,6 +104,10 @@ def scan(
     flows: ShowFlows = False,
     geojson: GeojsonOut = None,
     dji_keychain: DjiKeychainOption = None,
+    sites: SitesOpt = None,
+    buffer: BufferOpt = None,
+    clock_offset: ClockOpt = None,
+    window: WindowOpt = 30.0,
 ) -> None:
     """Read captures into flows, name and classify every remote, and give the verdict."""
     files = _skip_known(droneaudit.scan_paths(paths), case, quiet)
@@ -120,6 +125,9 @@ def scan(
             policy=rules,
             catalog=_catalog(catalog or []),
             readers=readers,
+            sites=load_sites(sites, buffer),
+            clock_offsets=clock_offsets(clock_offset),
+            window_s=window * 60,
         )
     _emit(result, json, parquet, case, quiet, flows)
     if geojson is not None:

@@ -14,6 +14,7 @@ import typer
 
 import droneaudit
 from droneaudit import claims as claims_mod
+from droneaudit.cli_time import BufferOpt, ClockOpt, SitesOpt, WindowOpt, clock_offsets, load_sites
 from droneaudit.errors import NothingReadable, UsageError
 from droneaudit.render.html import write_html
 
@@ -46,17 +47,28 @@ def report(
     conditions: Conditions = None,
     device: Devices = None,
     json: JsonOut = None,
+    sites: SitesOpt = None,
+    buffer: BufferOpt = None,
+    clock_offset: ClockOpt = None,
+    window: WindowOpt = 30.0,
 ) -> None:
     """Write an offline HTML report: verdict, endpoints, map, timeline, claims, evidence manifest."""
     declared = claims_mod.parse_conditions(conditions or [])
     files = droneaudit.scan_paths(inputs)
     _refuse_case_files(files)
     _refuse_overwrite(files, [html] + ([json] if json else []))
-    case = droneaudit.scan(files, devices=device or ())
+    layers = load_sites(sites, buffer)
+    case = droneaudit.scan(
+        files,
+        devices=device or (),
+        sites=layers,
+        clock_offsets=clock_offsets(clock_offset),
+        window_s=window * 60,
+    )
     if not case.readable():
         raise NothingReadable("no input could be read as evidence; no report written")
     case.claims = claims_mod.evaluate(case, declared)
-    write_html(case, html, conditions=declared)
+    write_html(case, html, conditions=declared, sites=layers)
     if json is not None:
         json.write_text(case.to_json(), encoding="utf-8")
     typer.echo(f"Wrote {html}")

@@ -15,8 +15,10 @@ from droneaudit.render import terminal
 from droneaudit.render.html import write_html
 from droneaudit.sanitize import DEFAULT_PROFILE, Options, profile_label, sanitize
 from droneaudit.scan import scan
+from droneaudit.sites import load as load_sites
 from droneaudit.synth.demo import build_demo_capture
 from droneaudit.synth.media import build_demo_media
+from droneaudit.synth.sites import write_demo_sites
 
 DEMO_CAPTURE = "dji-style-session.pcapng"
 _CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz")
@@ -33,13 +35,16 @@ def run_demo(out: Path, console: Console, *, corpus: Path | None) -> None:
     console.print(
         f"SD card: {len(media)} files (photos with EXIF/XMP GPS and serial, an SRT sidecar) → {card}"
     )
-    case = scan([capture, card])
+    layer = write_demo_sites(out)
+    layers = load_sites([layer])
+    console.print(f"Site layer (a made-up substation, rail line and hospital near the flight): {layer}")
+    case = scan([capture, card], sites=layers)
     terminal.render(case, console)
     (out / "demo.json").write_text(case.to_json(), encoding="utf-8")
     case.to_parquet(out / "parquet")
     console.print(f"Wrote {out / 'demo.json'} and Parquet tables in {out / 'parquet'}")
     case.claims = claims.evaluate(case, {})
-    write_html(case, out / "report.html")
+    write_html(case, out / "report.html", sites=layers)
     console.print(f"HTML report (self-contained, opens offline): {out / 'report.html'}")
     clean = out / "sd-card-sanitized"
     shutil.rmtree(clean, ignore_errors=True)

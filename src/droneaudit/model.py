@@ -334,7 +334,7 @@ class Exposure:
     layer: str
     flight: str | None
     file: str
-    kind: str  #: "track" | "photo"
+    kind: str  #: "track" (aircraft) | "home" | "operator" | "target" | "photo"
     first_utc: str | None
     last_utc: str | None
     min_distance_m: float  #: 0 inside the site itself, else the distance to its geometry

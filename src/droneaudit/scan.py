@@ -5,30 +5,34 @@ gather the tables. Unreadable files become problem records; nothing here prints 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from droneaudit import correlate as corr
 from droneaudit import endpoints
+from droneaudit import flights as fl
 from droneaudit.attribution import attribute, dns_answers, dns_table
 from droneaudit.case import Case
 from droneaudit.checks import verdict as verdict_mod
 from droneaudit.checks.base import exposure
 from droneaudit.checks.context import CheckInput
 from droneaudit.checks.policy import Policy
+from droneaudit.checks.site_exposure import PHOTO_FORMATS, exposures
 from droneaudit.enrich.catalog import Catalog
 from droneaudit.enrich.ipdata import IpData
 from droneaudit.errors import UsageError
 from droneaudit.inventory import infer_times
-from droneaudit.model import InputFile, severity_rank
+from droneaudit.model import Exposure, Finding, InputFile, severity_rank
 from droneaudit.readers import _registry
 from droneaudit.readers._api import ProblemLog, ProgressSink, Reader, ScanContext
 from droneaudit.readers.capture.device import IPNet, parse_device
 from droneaudit.readers.capture.flows import FlowBuilder
 from droneaudit.readers.capture.interfaces import InterfaceRegistry
 from droneaudit.readers.source import peek, sha256_file
+from droneaudit.sites import Site
 
 
 def expand(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -61,6 +65,9 @@ def scan(
     catalog: Catalog | None = None,
     ipdata: IpData | None = None,
     readers: Sequence[Reader] = (),
+    sites: Sequence[Site] = (),
+    clock_offsets: Mapping[str, float] | None = None,
+    window_s: float = 1800.0,
 ) -> Case:
     """Read every input into one case. ``devices``: addresses/CIDRs of the audited device (``--device``)."""
     nets = [d if not isinstance(d, str) else _device(d) for d in devices]
@@ -85,7 +92,34 @@ def scan(
         tracks=tracks,
         identities=[i for m in ctx.media for i in m.identities] + list(ctx.flows.remote_id_identities),
     )
-    return judge(case, policy or Policy(), catalog or Catalog.load_default(), ipdata or IpData())
+    case = judge(case, policy or Policy(), catalog or Catalog.load_default(), ipdata or IpData())
+    return place_in_time(case, sites, clock_offsets, window_s)
+
+
+def place_in_time(
+    case: Case, sites: Sequence[Site], clock_offsets: Mapping[str, float] | None, window_s: float
+) -> Case:
+    """Flights from the tracks, site exposures, and the traffic during and around each flight."""
+    photo_paths = {m.path for m in case.media if m.format in PHOTO_FORMATS}
+    case.flights = fl.flights(
+        case.tracks, case.identities, clock_offsets=clock_offsets, exclude_files=photo_paths
+    )
+    case.exposures = exposures(case.tracks, case.media, sites, case.flights, clock_offsets)
+    case.correlations = corr.correlate(case.flows, case.flights, case.endpoints, window_s, clock_offsets)
+    extra = [_exposure_finding(e) for e in case.exposures]
+    case.findings = sorted(
+        case.findings + extra, key=lambda f: (-severity_rank(f.severity), f.code, f.file, f.host or "")
+    )
+    case.exit_code = verdict_mod.exit_code(case.verdict, case.findings, case.fail_on)
+    return case
+
+
+def _exposure_finding(e: Exposure) -> Finding:
+    where = "inside" if e.min_distance_m == 0 else f"{e.min_distance_m:.0f} m from"
+    detail = f"{e.points} {e.kind} position(s) {where} site {e.site!r} ({e.layer})"
+    if e.flight:
+        detail += f" during flight {e.flight}"
+    return Finding("site-exposure", e.severity, e.file, detail, ({"file": e.file, "kind": e.kind},))
 
 
 def judge(case: Case, policy: Policy, catalog: Catalog, ipdata: IpData) -> Case:
@@ -101,6 +135,7 @@ def judge(case: Case, policy: Policy, catalog: Catalog, ipdata: IpData) -> Case:
     found = (verdict_mod.findings(inp, policy) if captures else []) + exposure_findings
     case.findings = sorted(found, key=lambda f: (-severity_rank(f.severity), f.code, f.file, f.host or ""))
     case.verdict = verdict_mod.verdict(inp, policy) if captures or not case.media else None
+    case.fail_on = policy.fail_on
     case.exit_code = verdict_mod.exit_code(case.verdict, case.findings, policy.fail_on)
     case.data_sources = {
         "ipdata": ipdata.source(),

@@ -36,6 +36,7 @@ def render(case: Case, console: Console, *, flows: bool = False) -> None:
     _endpoints(case, console)
     _media(case, console)
     _devices(case, console)
+    _flights(case, console)
     _findings(case, console)
     _inputs(case, console)
     if flows:
@@ -133,6 +134,23 @@ def _devices(case: Case, console: Console) -> None:
     for (kind, value), where in sorted(files.items()):
         names = ", ".join(sorted(where)[:3]) + (f", … ({len(where)} files)" if len(where) > 3 else "")
         console.print(f"  {_t(kind)} {_t(value)}: {_t(names)}", soft_wrap=True)
+
+
+def _flights(case: Case, console: Console) -> None:
+    """Each flight with the internet traffic during it and in the window around it."""
+    if not case.flights:
+        return
+    console.print(f"[bold]Flights[/] ({len(case.flights)}):")
+    for f in case.flights:
+        console.print(f"  {_t(f.id)}: {_t(f.start_utc)} → {_t(f.end_utc)}, {f.points} points", soft_wrap=True)
+        for c in (c for c in case.correlations if c.flight == f.id):
+            when = {"during": "during", "after_landing": "after landing", "before_takeoff": "before takeoff"}
+            console.print(
+                f"    {when.get(c.relation, c.relation)} ({c.offset_s:+.0f} s): {_t(c.host)} "
+                + escape(f"[{terminal_text(c.category or '—')}]")
+                + f" {human_bytes(c.bytes_up)} up / {human_bytes(c.bytes_down)} down",
+                soft_wrap=True,
+            )
 
 
 def _findings(case: Case, console: Console) -> None:

@@ -111,6 +111,13 @@ class Case:
             **({"dns": self.dns} if self.dns is not None else {}),
             "endpoints": _json_table([e.to_dict() for e in self.endpoints], _ENDPOINT_COLUMNS),
             "findings": _json_table([f.to_dict() for f in self.findings], _FINDING_COLUMNS),
+            "media": _nested_table([m.to_dict() for m in self.media]),
+            "tracks": _nested_table([t.to_dict() for t in self.tracks]),
+            "identities": _nested_table([i.to_dict() for i in self.identities]),
+            "flights": _nested_table([f.to_dict() for f in self.flights]),
+            "exposures": _nested_table([e.to_dict() for e in self.exposures]),
+            "correlations": _nested_table([c.to_dict() for c in self.correlations]),
+            "claims": _nested_table([c.to_dict() for c in self.claims]),
         }
 
     def manifest(self) -> dict[str, Any]:
@@ -221,6 +228,29 @@ def _json_table(records: list[dict[str, Any]], columns: dict[str, pa.DataType]) 
         for r in records
     ]
     return pa.Table.from_pylist(rows, schema=pa.schema(list(columns.items())))
+
+
+def _nested_table(records: list[dict[str, Any]]) -> pa.Table:
+    """Records whose nested values (dicts, lists) are kept as JSON text, so every table has flat,
+    stable columns in Parquet and DuckDB whatever the content; an empty list gives a one-column table."""
+    if not records:
+        return pa.table({"json": pa.array([], type=pa.string())})
+    names = sorted(records[0])
+    cols = {
+        n: [
+            json.dumps(r.get(n), sort_keys=True) if isinstance(r.get(n), dict | list) else r.get(n)
+            for r in records
+        ]
+        for n in names
+    }
+    return pa.table(
+        {
+            n: pa.array([None if v is None else str(v) for v in vals], type=pa.string())
+            if any(isinstance(v, str) for v in vals)
+            else pa.array(vals)
+            for n, vals in cols.items()
+        }
+    )
 
 
 def _records_table(records: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:

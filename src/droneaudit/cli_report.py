@@ -10,16 +10,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
 import typer
 
 import droneaudit
 from droneaudit import claims as claims_mod
+from droneaudit.case import Case
+from droneaudit.case_load import is_case_file, load_case
+from droneaudit.checks.policy import Policy
 from droneaudit.cli_time import BufferOpt, ClockOpt, SitesOpt, WindowOpt, clock_offsets, load_sites
+from droneaudit.enrich.catalog import Catalog
+from droneaudit.enrich.ipdata import IpData
 from droneaudit.errors import NothingReadable, UsageError
 from droneaudit.render.html import write_html
+from droneaudit.scan import judge, place_in_time
+from droneaudit.sites import Site
 
 #: DuckDB's file header: 8 bytes of checksum, then the magic.
-_DUCKDB_MAGIC = b"DUCK"
 
 Inputs = Annotated[
     list[Path],
@@ -55,16 +62,18 @@ def report(
     """Write an offline HTML report: verdict, endpoints, map, timeline, claims, evidence manifest."""
     declared = claims_mod.parse_conditions(conditions or [])
     files = droneaudit.scan_paths(inputs)
-    _refuse_case_files(files)
     _refuse_overwrite(files, [html] + ([json] if json else []))
     layers = load_sites(sites, buffer)
-    case = droneaudit.scan(
-        files,
-        devices=device or (),
-        sites=layers,
-        clock_offsets=clock_offsets(clock_offset),
-        window_s=window * 60,
-    )
+    offsets = clock_offsets(clock_offset)
+    case_files = [f for f in files if is_case_file(f)]
+    if case_files:
+        if len(case_files) != len(files) or len(case_files) > 1:
+            raise UsageError("give either one case file or evidence files, not both")
+        case = _from_case_file(case_files[0], layers, offsets, window * 60)
+    else:
+        case = droneaudit.scan(
+            files, devices=device or (), sites=layers, clock_offsets=offsets, window_s=window * 60
+        )
     if not case.readable():
         raise NothingReadable("no input could be read as evidence; no report written")
     case.claims = claims_mod.evaluate(case, declared)
@@ -74,16 +83,14 @@ def report(
     typer.echo(f"Wrote {html}")
 
 
-def _refuse_case_files(files: list[Path]) -> None:
-    """A DuckDB case file would otherwise be reported as an unreadable input; say what is missing."""
-    for path in files:
-        with path.open("rb") as fh:
-            head = fh.read(12)
-        if head[8:12] == _DUCKDB_MAGIC:
-            raise UsageError(
-                f"{path} is a DuckDB case file: reading a case back is not supported yet; "
-                "run 'droneaudit report' on the evidence files themselves"
-            )
+def _from_case_file(path: Path, layers: list[Site], offsets: dict[str, float], window_s: float) -> Case:
+    """A stored case: evidence tables as written, judgements derived again (see case_load.py)."""
+    try:
+        case = load_case(path)
+    except (ValueError, duckdb.Error) as exc:
+        raise UsageError(f"cannot read case file {path}: {str(exc).splitlines()[0]}") from exc
+    case = judge(case, Policy(), Catalog.load_default(), IpData())
+    return place_in_time(case, layers, offsets, window_s)
 
 
 def _refuse_overwrite(inputs: list[Path], outputs: list[Path]) -> None:

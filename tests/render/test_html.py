@@ -201,7 +201,7 @@ def test_report_command(tmp_path: Path) -> None:
     assert ledger["dji-2017-local-data-mode"]["evidence"]
 
 
-def test_report_refuses_inputs_as_outputs_and_case_files(tmp_path: Path) -> None:
+def test_report_refuses_inputs_as_outputs_and_broken_case_files(tmp_path: Path) -> None:
     from droneaudit.cli_report import report
 
     capture = tmp_path / "s.pcapng"
@@ -212,7 +212,7 @@ def test_report_refuses_inputs_as_outputs_and_case_files(tmp_path: Path) -> None
     assert capture.read_bytes() == before
     db = tmp_path / "case.duckdb"
     db.write_bytes(b"\0" * 8 + b"DUCK" + b"\0" * 100)
-    with pytest.raises(UsageError, match="not supported yet"):
+    with pytest.raises(UsageError, match="cannot read case file"):
         report([db], tmp_path / "r.html")
     with pytest.raises(UsageError, match="--condition"):
         report([capture], tmp_path / "r.html", ["sync=sometimes"])

@@ -1,0 +1,88 @@
+"""Reading a case file (DuckDB, written by ``scan --case``) back into a Case.
+
+The stored evidence tables — inputs, flows, DNS, problems, interfaces, media, tracks, identities — are
+read as written; endpoints, findings, the verdict, flights, exposures and correlations are derived
+again by the same pure functions a scan uses, with today's catalog, IP data, policy and site layers.
+Nothing is fetched; the file is opened read-only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from droneaudit.case import Case
+from droneaudit.model import CaptureStats, Identity, InputFile, Interface, MediaItem, Problem, TrackPoint
+from droneaudit.store import connect
+
+DUCKDB_MAGIC = b"DUCK"
+
+
+def is_case_file(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(12)[8:12] == DUCKDB_MAGIC
+
+
+def load_case(path: Path) -> Case:
+    con = connect(path, read_only=True)
+    try:
+        names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+
+        def table(name: str) -> pa.Table | None:
+            return con.sql(f'SELECT * FROM "{name}"').to_arrow_table() if name in names else None
+
+        flows, dns = table("flows"), table("dns")
+        rows = {n: (t.to_pylist() if (t := table(n)) is not None else []) for n in _RECORD_TABLES}
+        stats = _stats(con, names)
+    finally:
+        con.close()
+    if flows is None:
+        raise ValueError(f"{path} holds no flows table: not a droneaudit case file")
+    return Case(
+        inputs=[InputFile(**r) for r in rows["inputs"]],
+        flows=_ns_times(flows),
+        problems=[Problem(**r) for r in rows["problems"]],
+        interfaces=[Interface(**{**r, "addresses": tuple(r["addresses"] or ())}) for r in rows["interfaces"]],
+        stats=stats,
+        dns=dns,
+        media=[_media(r) for r in rows["media"] if "path" in r],
+        tracks=[TrackPoint(**r) for r in rows["tracks"] if "lat" in r],
+        identities=[Identity(**r) for r in rows["identities"] if "kind" in r],
+    )
+
+
+_RECORD_TABLES = ("inputs", "problems", "interfaces", "media", "tracks", "identities")
+
+
+def _ns_times(flows: pa.Table) -> pa.Table:
+    """DuckDB keeps microseconds; the derivations expect nanosecond UTC timestamps."""
+    for name in ("first_seen", "last_seen"):
+        i = flows.schema.get_field_index(name)
+        flows = flows.set_column(i, name, flows.column(name).cast(pa.timestamp("ns", tz="UTC")))
+    return flows
+
+
+def _media(r: dict[str, Any]) -> MediaItem:
+    def obj(value: Any) -> dict[str, str]:
+        return dict(json.loads(value)) if isinstance(value, str) else dict(value or {})
+
+    return MediaItem(**{**r, "serials": obj(r.get("serials")), "extra": obj(r.get("extra"))})
+
+
+def _stats(con: Any, names: set[str]) -> CaptureStats:
+    if "manifest" not in names:
+        return CaptureStats()
+    rows = dict(con.execute("SELECT key, value FROM manifest").fetchall())
+    s = json.loads(rows.get("stats", "{}"))
+    return CaptureStats(
+        frames=s.get("frames", 0),
+        ip_packets=s.get("ip_packets", 0),
+        non_ip_frames=s.get("non_ip_frames", 0),
+        undecodable_frames=s.get("undecodable_frames", 0),
+        fragments=s.get("fragments", 0),
+        dropped_by_capture=s.get("dropped_by_capture", 0),
+        extra=dict(s.get("frames_by_link_type", {})),
+    )

@@ -78,3 +78,15 @@ def test_case_file_and_evidence_together_is_a_usage_error(tmp_path: Path) -> Non
     case = tmp_path / "case.duckdb"
     main(["scan", str(capture), "-q", "--case", str(case)])
     assert main(["report", str(case), str(capture), "--html", str(tmp_path / "r.html")]) == 2
+
+
+def test_json_is_byte_identical_whatever_the_input_order(tmp_path: Path) -> None:
+    import droneaudit
+
+    capture = tmp_path / "session.pcapng"
+    build_demo_capture(capture)
+    files = build_demo_media(tmp_path / "card")
+    forward = droneaudit.scan([capture, *files]).to_json()
+    backward = droneaudit.scan([*reversed(files), capture]).to_json()
+    assert forward == backward
+    assert droneaudit.scan([capture, *files]).to_json() == forward  # and across runs

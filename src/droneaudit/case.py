@@ -80,7 +80,7 @@ class Case:
         return {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "droneaudit", "version": __version__},
-            "inputs": [i.to_dict() for i in self.inputs],
+            "inputs": [i.to_dict() for i in sorted(self.inputs, key=lambda i: (i.path, i.sha256))],
             "interfaces": [i.to_dict() for i in self.interfaces],
             "stats": self.stats.to_dict(),
             "verdict": self.verdict.to_dict() if self.verdict else None,
@@ -89,9 +89,11 @@ class Case:
             "data_sources": self.data_sources,
             "flows": self.flow_records(),
             "dns": self.dns_records(),
-            "media": [m.to_dict() for m in self.media],
-            "tracks": [t.to_dict() for t in self.tracks],
-            "identities": [i.to_dict() for i in self.identities],
+            "media": [m.to_dict() for m in sorted(self.media, key=lambda m: m.path)],
+            "tracks": [t.to_dict() for t in sorted(self.tracks, key=_track_order)],
+            "identities": [
+                i.to_dict() for i in sorted(self.identities, key=lambda i: (i.file, i.kind, i.value))
+            ],
             "flights": [f.to_dict() for f in self.flights],
             "exposures": [e.to_dict() for e in self.exposures],
             "correlations": [c.to_dict() for c in self.correlations],
@@ -140,6 +142,11 @@ class Case:
         from droneaudit.store import write_case
 
         write_case(self, path)
+
+
+def _track_order(t: TrackPoint) -> tuple[Any, ...]:
+    """Stable whatever order the inputs were given in: by file, then position in the file."""
+    return (t.file, t.index if t.index is not None else -1, t.kind, t.time_utc or "", t.lat, t.lon, t.source)
 
 
 def _records(table: pa.Table) -> list[dict[str, Any]]:

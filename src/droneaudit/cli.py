@@ -21,6 +21,7 @@ from droneaudit import store
 from droneaudit.case import Case
 from droneaudit.checks.policy import Policy
 from droneaudit.checks.policy import load as load_policy
+from droneaudit.cli_engine import DashboardOpt, Engine, EngineOpt, SchedulerOpt, WorkersOpt, run_scan
 from droneaudit.cli_export import export as export_cmd
 from droneaudit.cli_report import report as report_cmd
 from droneaudit.cli_sanitize import sanitize as sanitize_cmd
@@ -108,6 +109,10 @@ def scan(
     buffer: BufferOpt = None,
     clock_offset: ClockOpt = None,
     window: WindowOpt = 30.0,
+    engine: EngineOpt = Engine.local,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+    dashboard: DashboardOpt = False,
 ) -> None:
     """Read captures into flows, name and classify every remote, and give the verdict."""
     files = _skip_known(droneaudit.scan_paths(paths), case, quiet)
@@ -118,7 +123,11 @@ def scan(
     )
     readers = with_keychains(READERS, load_keychains(dji_keychain))
     with progress_for(files, enabled=not quiet and sys.stderr.isatty()) as sink:
-        result = droneaudit.scan(
+        result = run_scan(
+            engine,
+            scheduler,
+            workers,
+            dashboard,
             files,
             devices=device or (),
             progress=sink,

@@ -145,11 +145,19 @@ def merge(parts: Partials) -> Partials:
 
 
 def _running_max(values: I64, new_group: np.ndarray) -> I64:
-    """Max of values since the start of each group (so overlapping segments are judged fairly)."""
-    out = values.copy()
-    for i in range(1, out.shape[0]):
-        if not new_group[i] and out[i - 1] > out[i]:
-            out[i] = out[i - 1]
+    """Max of values since the start of each group (so overlapping segments are judged fairly).
+
+    Vectorised: each value is replaced by its global rank plus ``group * n``, so one cumulative max runs
+    over all groups at once and never carries a value across a group boundary."""
+    n = values.shape[0]
+    if n == 0:
+        return values.copy()
+    order = np.argsort(values, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    group = np.cumsum(new_group.astype(np.int64)) - 1
+    best = np.maximum.accumulate(group * n + rank) - group * n
+    out: I64 = values[order][best]
     return out
 
 

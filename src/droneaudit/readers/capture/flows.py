@@ -32,6 +32,9 @@ from droneaudit.readers.protocols import remoteid
 PCAPDROID_MAGIC = 0x01072021
 PCAPDROID_TRAILER = 28
 
+#: Segment rows held before they are merged (see FlowBuilder._compact).
+COMPACT_ROWS = 200_000
+
 #: Link types that can carry Remote ID: 802.11 (plain, radiotap) and Bluetooth LE sniffer formats.
 REMOTE_ID_LINK_TYPES = (105, 127, 251, 256, 272)
 
@@ -94,6 +97,15 @@ class FlowBuilder:
         self._remote_id(batch, link_types, non_ip)
         if len(all_rows):
             self._partials.append(segment_rows(all_rows, orient(all_rows)))
+            self._compact()
+
+    def _compact(self) -> None:
+        """Merge the segments gathered so far once they pile up: every chunk adds one segment per active
+        flow, so a long capture with many flows would otherwise hold chunks x flows rows. Merging is the
+        same operation as at the end, so the result does not change; memory stays near one row per flow."""
+        pending = sum(len(p) for p in self._partials)
+        if pending > COMPACT_ROWS and len(self._partials) > 1:
+            self._partials = [merge(Partials.concat(self._partials))]
 
     def _count(self, key: str, n: int) -> None:
         self._counts[key] = self._counts.get(key, 0) + n

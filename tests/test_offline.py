@@ -41,3 +41,16 @@ def test_scan_in_a_namespace_without_network(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stderr  # the demo's verdict is a fail
     assert '"remote_ip": "47.88.61.146"' in done.stdout
     assert '"org": "Alibaba (US) Technology Co., Ltd."' in done.stdout  # shipped data, no network
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare(1)")
+def test_full_demo_in_a_namespace_without_network(tmp_path: Path) -> None:
+    """Everything the demo does — generate evidence, scan, report HTML, sanitize — needs no network."""
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"unshare -n is not permitted here: {probe.stderr.decode(errors='replace').strip()}")
+    cmd = ["unshare", "-n", sys.executable, "-m", "droneaudit", "demo", "--out", str(tmp_path / "demo")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "demo" / "report.html").is_file()
+    assert (tmp_path / "demo" / "sd-card-sanitized" / "droneaudit-sanitize.json").is_file()

@@ -159,6 +159,17 @@ def _in_scope_flows(flows: pa.Table, scope: str) -> tuple[pa.Table, tuple[str, .
     return kept, ()
 
 
+def display_path(path: Path) -> str:
+    """The path as text for records and reports. Names that are not valid UTF-8 (possible on Linux)
+    show their raw bytes as ``\\xNN``, so every output stays valid Unicode and the name stays recognisable."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    return text
+
+
 def _device(spec: str) -> IPNet:
     try:
         return parse_device(spec)
@@ -167,7 +178,7 @@ def _device(spec: str) -> IPNet:
 
 
 def _read_one(path: Path, ctx: ScanContext, readers: Sequence[Reader] = ()) -> InputFile:
-    display = str(path)
+    display = display_path(path)
     size = path.stat().st_size
     head, gzipped = peek(path)
     reader = _registry.pick(head, path, readers)

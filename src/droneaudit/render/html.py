@@ -17,6 +17,7 @@ import functools
 import json
 import math
 import os
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import resources
@@ -50,7 +51,16 @@ def render_html(
 ) -> str:
     """The report as one HTML document (``claims`` default to the case's own)."""
     ctx = _context(case, list(case.claims if claims is None else claims), conditions or {}, sites)
-    return _env().get_template("report.html.j2").render(**ctx)
+    return _visible_controls(_env().get_template("report.html.j2").render(**ctx))
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _visible_controls(page: str) -> str:
+    """Control characters from evidence (escape sequences in file names, say) become visible ``\\xNN``
+    text, so the page is safe to view in a terminal too; HTML escaping does not touch them."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", page)
 
 
 def write_html(case: Case, path: Path, **kwargs: Any) -> None:

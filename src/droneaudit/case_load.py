@@ -76,13 +76,4 @@ def _stats(con: Any, names: set[str]) -> CaptureStats:
     if "manifest" not in names:
         return CaptureStats()
     rows = dict(con.execute("SELECT key, value FROM manifest").fetchall())
-    s = json.loads(rows.get("stats", "{}"))
-    return CaptureStats(
-        frames=s.get("frames", 0),
-        ip_packets=s.get("ip_packets", 0),
-        non_ip_frames=s.get("non_ip_frames", 0),
-        undecodable_frames=s.get("undecodable_frames", 0),
-        fragments=s.get("fragments", 0),
-        dropped_by_capture=s.get("dropped_by_capture", 0),
-        extra=dict(s.get("frames_by_link_type", {})),
-    )
+    return CaptureStats.from_dict(json.loads(rows.get("stats", "{}")))

@@ -17,13 +17,10 @@ import droneaudit
 from droneaudit import claims as claims_mod
 from droneaudit.case import Case
 from droneaudit.case_load import is_case_file, load_case
-from droneaudit.checks.policy import Policy
 from droneaudit.cli_time import BufferOpt, ClockOpt, SitesOpt, WindowOpt, clock_offsets, load_sites
-from droneaudit.enrich.catalog import Catalog
-from droneaudit.enrich.ipdata import IpData
 from droneaudit.errors import NothingReadable, UsageError
 from droneaudit.render.html import write_html
-from droneaudit.scan import judge, place_in_time
+from droneaudit.scan import conclude
 from droneaudit.sites import Site
 
 #: DuckDB's file header: 8 bytes of checksum, then the magic.
@@ -89,8 +86,7 @@ def _from_case_file(path: Path, layers: list[Site], offsets: dict[str, float], w
         case = load_case(path)
     except (ValueError, duckdb.Error) as exc:
         raise UsageError(f"cannot read case file {path}: {str(exc).splitlines()[0]}") from exc
-    case = judge(case, Policy(), Catalog.load_default(), IpData())
-    return place_in_time(case, layers, offsets, window_s)
+    return conclude(case, sites=layers, clock_offsets=offsets, window_s=window_s)
 
 
 def _refuse_overwrite(inputs: list[Path], outputs: list[Path]) -> None:

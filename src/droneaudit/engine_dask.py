@@ -51,7 +51,7 @@ from droneaudit.readers.capture.flows import FlowBuilder
 from droneaudit.readers.capture.interfaces import InterfaceRegistry
 from droneaudit.readers.capture.reader import CaptureReader
 from droneaudit.readers.source import peek
-from droneaudit.scan import _device, _read_one, expand, judge, place_in_time
+from droneaudit.scan import _device, _read_one, conclude, expand
 from droneaudit.sites import Site
 
 if TYPE_CHECKING:
@@ -225,9 +225,7 @@ def scan_dask(
             results.append(result)
             if progress is not None:
                 progress.advance(sum(files[i].stat().st_size for i in result.positions))
-    case = merge(files, results)
-    case = judge(case, policy or Policy(), catalog or Catalog.load_default(), ipdata or IpData())
-    return place_in_time(case, sites, clock_offsets, window_s)
+    return conclude(merge(files, results), policy, catalog, ipdata, sites, clock_offsets, window_s)
 
 
 @contextmanager

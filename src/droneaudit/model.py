@@ -114,6 +114,19 @@ class CaptureStats:
             "frames_by_link_type": dict(sorted(self.extra.items())),
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CaptureStats:
+        """The inverse of ``to_dict`` (a case file's manifest)."""
+        names = (
+            "frames",
+            "ip_packets",
+            "non_ip_frames",
+            "undecodable_frames",
+            "fragments",
+            "dropped_by_capture",
+        )
+        return cls(**{n: d.get(n, 0) for n in names}, extra=dict(d.get("frames_by_link_type", {})))
+
 
 #: One row per bidirectional flow, seen from the device ("up" = device → remote). Zeek conn.log
 #: semantics: orig/resp ≈ device/remote, bytes are IP-layer bytes (see docs/byte-accounting.md).

@@ -92,6 +92,21 @@ def scan(
         tracks=tracks,
         identities=[i for m in ctx.media for i in m.identities] + list(ctx.flows.remote_id_identities),
     )
+    return conclude(case, policy, catalog, ipdata, sites, clock_offsets, window_s)
+
+
+def conclude(
+    case: Case,
+    policy: Policy | None = None,
+    catalog: Catalog | None = None,
+    ipdata: IpData | None = None,
+    sites: Sequence[Site] = (),
+    clock_offsets: Mapping[str, float] | None = None,
+    window_s: float = 1800.0,
+) -> Case:
+    """Everything derived from the evidence tables (the shipped catalog, IP data and default policy
+    unless given): endpoints, findings and verdict, then flights, exposures and correlations. Shared by
+    the local scan, the Dask engine and a case file read back."""
     case = judge(case, policy or Policy(), catalog or Catalog.load_default(), ipdata or IpData())
     return place_in_time(case, sites, clock_offsets, window_s)
 

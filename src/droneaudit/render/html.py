@@ -31,6 +31,7 @@ from markupsafe import Markup
 from droneaudit import __version__
 from droneaudit.case import Case
 from droneaudit.model import SCHEMA_VERSION, ClaimResult
+from droneaudit.render.terminal import human_bytes
 
 if TYPE_CHECKING:
     from droneaudit.sites import Site
@@ -89,18 +90,6 @@ def _template_source(name: str) -> str:
 
 def _package_text(relative: str) -> str:
     return resources.files("droneaudit").joinpath(relative).read_text(encoding="utf-8")
-
-
-def human_bytes(n: int | None) -> str:
-    """Decimal units, as the terminal report prints them."""
-    if n is None:
-        return "—"
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"
 
 
 def script_json(data: Any) -> Markup:

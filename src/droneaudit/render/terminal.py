@@ -18,7 +18,10 @@ def _t(value: object) -> str:
     return escape(terminal_text(value))
 
 
-def human_bytes(n: int) -> str:
+def human_bytes(n: int | None) -> str:
+    """Decimal units (kB = 1000 B), as every report prints byte counts; unknown shows as a dash."""
+    if n is None:
+        return "—"
     size = float(n)
     for unit in ("B", "kB", "MB", "GB"):
         if size < 1000 or unit == "GB":

@@ -1,8 +1,8 @@
 """``scan --engine dask`` gives the single-process case, byte for byte (docs/fleet.md).
 
 The inputs are synthetic: a rotated capture set in one folder (two pcap files whose names sort against
-time), a second folder whose capture continues the same flow (so flows merge across folders, which is
-why every capture of a scan is read in one task), the demo flight-app capture, the demo SD card
+time), a second folder whose capture continues the same flow (so flows merge across folders and
+tasks), the demo flight-app capture, the demo SD card
 (photos and an SRT) and a file no reader knows.
 """
 
@@ -48,11 +48,15 @@ def _fleet(root: Path) -> Path:
     return root
 
 
-def test_plan_puts_every_capture_in_one_task(tmp_path: Path) -> None:
+def test_plan_gives_every_file_its_own_task(tmp_path: Path) -> None:
     files = droneaudit.scan_paths([_fleet(tmp_path / "fleet")])
-    captures, singles = engine_dask.plan(files)
-    assert [files[i].name for i in captures] == ["cap0.pcap", "cap1.pcap", "app.pcapng", "later.pcap"]
-    assert len(singles) == len(files) - 4 and all(len(g) == 1 for g in singles)
+    tasks = engine_dask.plan(files)
+    assert sorted(p for group, _ in tasks for p in group) == list(range(len(files)))
+    assert all(len(group) == 1 for group, _ in tasks)
+    captures = sorted(files[g[0]].name for g, is_capture in tasks if is_capture)
+    assert captures == ["app.pcapng", "cap0.pcap", "cap1.pcap", "later.pcap"]
+    sizes = [files[g[0]].stat().st_size for g, _ in tasks]
+    assert sizes == sorted(sizes, reverse=True)  # the longest tasks start first
 
 
 @pytest.mark.allow_network

@@ -3,20 +3,19 @@ Dask distributed tasks (``droneaudit scan --engine dask``). The result is identi
 ``Case.to_json()``, to the single-process run; see docs/fleet.md.
 
 What a task is
-    The inputs are expanded exactly as :func:`droneaudit.scan.expand` does, and each file's reader is
-    picked on the client from its first bytes. Every capture (pcap/pcapng, plain or gzip) goes into ONE
-    task, the *capture set*: flows merge across all captures of a scan (an interface's identity is its
-    link type and name, so a rotated set, or the same interface recorded in two folders, becomes one flow
-    table; DNS answers in one file name the addresses in another; fragments are reassembled across
-    files). Splitting captures would change flows, so they are never split. Every other file (photos,
-    videos, SRT, flight logs, unknown files) is its own task: those readers only add media records and
-    problems about their own file. One huge capture is read in one task, on one worker, streaming as in
-    the single-process scan.
+    The inputs are expanded exactly as :func:`droneaudit.scan.expand` does, and every file is its own
+    task (the biggest first). A capture task (pcap/pcapng, plain or gzip) returns its flow builder
+    *unfinished*: flow segments, payload directions still waiting for a name, fragments still waiting
+    for pieces, interfaces and counters. Other files (photos, videos, SRT, flight logs, unknown files)
+    return their media records and problems.
 
 Merge on the client
-    Inputs, media records and problems are put back in the single-process order (the expanded file
-    order; problems sorted as ``ProblemLog.records`` sorts them), timestamps are inferred over all media
-    at once, then ``judge`` and ``place_in_time`` run once on the client.
+    Capture builders are absorbed in file order into one builder (``FlowBuilder.absorb``, see
+    readers/capture/absorb.py), so flows merge across files exactly as in one pass, then finished once.
+    Inputs, media records and problems are put back in the single-process order, timestamps are
+    inferred over all media at once, then ``judge`` and ``place_in_time`` run once on the client.
+    One huge capture file is still one task: pcap records and pcapng blocks can only be found by
+    walking from the start, so a file is never split by byte range.
 
 Network
     This is the only mode that opens sockets, and only Dask's own: to the scheduler the user names
@@ -34,8 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from droneaudit.attribution import attribute, dns_answers, dns_table
 from droneaudit.case import Case
 from droneaudit.checks.policy import Policy
@@ -43,7 +40,7 @@ from droneaudit.enrich.catalog import Catalog
 from droneaudit.enrich.ipdata import IpData
 from droneaudit.errors import UsageError
 from droneaudit.inventory import infer_times
-from droneaudit.model import CaptureStats, Identity, InputFile, Interface, MediaRecords, Problem, TrackPoint
+from droneaudit.model import InputFile, MediaRecords, Problem
 from droneaudit.readers import _registry
 from droneaudit.readers._api import ProblemLog, ProgressSink, Reader, ScanContext
 from droneaudit.readers.capture.device import IPNet
@@ -65,24 +62,16 @@ INSTALL_HINT = "--engine dask needs Dask: pip install 'droneaudit[dask]' (dask[d
 
 @dataclass
 class GroupResult:
-    """What one task sends back: per-file inputs and media, the group's problems and, for the capture
-    set, the finished flow table and everything else the flow builder knows."""
+    """What one task sends back: per-file inputs and media, the group's problems and, for a capture
+    file, its unfinished flow builder (segments, open payload directions, pending fragments, …), which
+    the client absorbs in file order."""
 
     positions: list[int]
     inputs: list[InputFile]
     media: list[list[MediaRecords]]
     problems: list[Problem]
-    capture: CaptureResult | None = None
-
-
-@dataclass
-class CaptureResult:
-    flows: pa.Table
-    stats: CaptureStats
-    interfaces: list[Interface]
-    dns: pa.Table
-    remote_id_tracks: list[TrackPoint] = field(default_factory=list)
-    remote_id_identities: list[Identity] = field(default_factory=list)
+    builder: FlowBuilder | None = None
+    secrets: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 def read_group(
@@ -90,7 +79,6 @@ def read_group(
     positions: Sequence[int],
     *,
     captures: bool,
-    devices: Sequence[IPNet] = (),
     readers: Sequence[Reader] = (),
 ) -> GroupResult:
     """The task body (runs on a worker): read ``files`` in order into one fresh scan context."""
@@ -103,66 +91,52 @@ def read_group(
         before = len(ctx.media)
         inputs.append(_read_one(Path(name), ctx, readers))
         media.append(ctx.media[before:])
-    capture = None
-    if captures:
-        flows, stats = ctx.flows.finish(devices)
-        payloads = ctx.flows.payloads
-        flows = attribute(flows, payloads.names, dns_answers(payloads.dns_events))
-        capture = CaptureResult(
-            flows,
-            stats,
-            interfaces.all(),
-            dns_table(payloads.dns_events),
-            list(ctx.flows.remote_id_tracks),
-            list(ctx.flows.remote_id_identities),
-        )
-    return GroupResult(list(positions), inputs, media, problems.records(), capture)
+    builder = ctx.flows if captures else None
+    return GroupResult(list(positions), inputs, media, problems.records(), builder, ctx.secrets)
 
 
-def plan(files: Sequence[Path], readers: Sequence[Reader] = ()) -> tuple[list[int], list[list[int]]]:
-    """Split the expanded file list into (capture-set positions, one-file groups of other positions)."""
-    capture_positions: list[int] = []
-    singles: list[list[int]] = []
+def plan(files: Sequence[Path], readers: Sequence[Reader] = ()) -> list[tuple[list[int], bool]]:
+    """One task per file: (positions, is a capture), biggest files first so the longest tasks start
+    early; the merge puts everything back in file order."""
+    tasks = []
     for i, path in enumerate(files):
         head, _gzipped = peek(path)
-        if isinstance(_registry.pick(head, path, readers), CaptureReader):
-            capture_positions.append(i)
-        else:
-            singles.append([i])
-    return capture_positions, singles
+        tasks.append(([i], isinstance(_registry.pick(head, path, readers), CaptureReader)))
+    return sorted(tasks, key=lambda t: (-files[t[0][0]].stat().st_size, t[0][0]))
 
 
-def merge(files: Sequence[Path], results: Iterable[GroupResult]) -> Case:
+def merge(files: Sequence[Path], results: Iterable[GroupResult], devices: Sequence[IPNet] = ()) -> Case:
     """Reassemble the single-process scan's tables (before ``judge``) from the task results."""
     inputs: dict[int, InputFile] = {}
     media: dict[int, list[MediaRecords]] = {}
     problem_records: list[Problem] = []
-    capture: CaptureResult | None = None
+    builders: dict[int, FlowBuilder] = {}
     for result in results:
         for pos, inp, recs in zip(result.positions, result.inputs, result.media, strict=True):
             inputs[pos], media[pos] = inp, recs
         problem_records.extend(result.problems)
-        if result.capture is not None:
-            capture = result.capture
-    if capture is None:  # no capture in the scan: the empty flow table, exactly as scan() builds it
-        empty = read_group([], [], captures=True).capture
-        assert empty is not None
-        capture = empty
-    problems = _fold(problem_records)
+        if result.builder is not None:
+            builders[min(result.positions)] = result.builder
+    master_problems = ProblemLog()
+    master = FlowBuilder(InterfaceRegistry(), master_problems)
+    for pos in sorted(builders):  # in file order, as a single process reads them
+        master.absorb(builders[pos])
+    flows, stats = master.finish(devices)
+    payloads = master.payloads
+    flows = attribute(flows, payloads.names, dns_answers(payloads.dns_events))
+    problems = _fold([*problem_records, *master_problems.records()])
     ordered = [m for pos in range(len(files)) for m in media[pos]]
     media_items, tracks = infer_times(
-        [m.item for m in ordered], [t for m in ordered for t in m.tracks] + capture.remote_id_tracks
+        [m.item for m in ordered], [t for m in ordered for t in m.tracks] + master.remote_id_tracks
     )
-    identities = [i for m in ordered for i in m.identities] + list(
-        dict.fromkeys(capture.remote_id_identities)
-    )
+    identities = [i for m in ordered for i in m.identities] + list(master.remote_id_identities)
     return Case(
         inputs=[inputs[pos] for pos in range(len(files))],
-        flows=capture.flows,
+        flows=flows,
         problems=problems,
-        interfaces=capture.interfaces,
-        stats=capture.stats,
-        dns=capture.dns,
+        interfaces=master.interfaces.all(),
+        stats=stats,
+        dns=dns_table(payloads.dns_events),
         media=media_items,
         tracks=tracks,
         identities=identities,
@@ -203,29 +177,26 @@ def scan_dask(
     """
     nets = [d if not isinstance(d, str) else _device(d) for d in devices]
     files = expand(paths)
-    captures, singles = plan(files, readers)
     with _connect(client, scheduler, workers, dashboard) as dask_client:
-        futures: list[Any] = []
-        for n, group in enumerate(([captures] if captures else []) + singles):
-            futures.append(
-                dask_client.submit(
-                    read_group,
-                    [str(files[i]) for i in group],
-                    group,
-                    captures=group is captures,
-                    devices=nets,
-                    readers=readers,
-                    key=f"droneaudit-read-{n}-{os.getpid()}-{id(futures)}",
-                    pure=False,
-                )
+        futures = [
+            dask_client.submit(
+                read_group,
+                [str(files[i]) for i in group],
+                group,
+                captures=is_capture,
+                readers=readers,
+                key=f"droneaudit-read-{n}-{os.getpid()}-{id(files)}",
+                pure=False,
             )
+            for n, (group, is_capture) in enumerate(plan(files, readers))
+        ]
         results: list[GroupResult] = []
-        for future in futures:  # in submit order: the biggest task (the capture set) first
+        for future in futures:  # in submit order: the biggest files first
             result: GroupResult = future.result()
             results.append(result)
             if progress is not None:
                 progress.advance(sum(files[i].stat().st_size for i in result.positions))
-    return conclude(merge(files, results), policy, catalog, ipdata, sites, clock_offsets, window_s)
+    return conclude(merge(files, results, nets), policy, catalog, ipdata, sites, clock_offsets, window_s)
 
 
 @contextmanager

@@ -60,6 +60,8 @@ class ScanContext:
     progress: ProgressSink | None = None
     frames_by_file: dict[str, int] = field(default_factory=dict)
     media: list[MediaRecords] = field(default_factory=list)  #: what inventory readers found, per file
+    #: TLS key log text found inside evidence (pcapng Decryption Secrets Blocks): (file, text)
+    secrets: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 class ProgressSink(Protocol):

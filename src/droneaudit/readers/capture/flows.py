@@ -17,8 +17,10 @@ from droneaudit.model import CaptureStats, Identity, TrackPoint
 from droneaudit.readers._api import ProblemLog
 from droneaudit.readers.capture import ip as ipdec
 from droneaudit.readers.capture import link
+from droneaudit.readers.capture.absorb import Renumber, absorb_fragments, absorb_payloads
 from droneaudit.readers.capture.aggregate import Partials, merge, segment_rows
 from droneaudit.readers.capture.batch import FrameBatch
+from droneaudit.readers.capture.content_tap import ContentTap
 from droneaudit.readers.capture.device import IPNet
 from droneaudit.readers.capture.fragments import FrameRef, Reassembled, Reassembler
 from droneaudit.readers.capture.gather import u32be
@@ -60,6 +62,8 @@ class FlowBuilder:
     remote_id_tracks: list[TrackPoint] = field(default_factory=list)
     remote_id_identities: dict[Identity, None] = field(default_factory=dict)
     _by_link: dict[str, int] = field(default_factory=dict)
+    #: Whole TCP payloads for the content audit; None (the default) keeps the scan lean.
+    content: ContentTap | None = None
 
     def __post_init__(self) -> None:
         self.payloads = PayloadCollector(self.interfaces)
@@ -85,6 +89,8 @@ class FlowBuilder:
         app = self._apps(batch, link_types)
         packet_rows = _rows_from_packets(batch, file_id, lres, ipres.packets, identity, app)
         self.payloads.collect(batch, lres, ipres.packets, orient(packet_rows))
+        if self.content is not None:
+            self.content.collect(batch, lres, ipres.packets)
         rows = [packet_rows]
         reassembled = self._fragments(batch, file_id, lres, ipres.fragments, identity)
         self.payloads.reassembled_dns(reassembled, self.files)
@@ -98,6 +104,28 @@ class FlowBuilder:
         if len(all_rows):
             self._partials.append(segment_rows(all_rows, orient(all_rows)))
             self._compact()
+
+    def absorb(self, other: FlowBuilder) -> None:
+        """Take over what another builder gathered from the next capture file(s), as if this builder
+        had read them itself (the Dask engine's merge; see absorb.py)."""
+        ren = Renumber(self, other)
+        self._partials.extend(ren.partials(p) for p in other._partials)
+        absorb_payloads(self.payloads, other.payloads, ren)
+        done = absorb_fragments(self._reasm, other._reasm, ren)
+        if done:
+            self.payloads.reassembled_dns(done, self.files)
+            rows = _rows_from_reassembled(done, self.interfaces)
+            self._partials.append(segment_rows(rows, orient(rows)))
+            self._count("ip_packets", len(done))
+        self._compact()
+        for key, n in other._counts.items():
+            self._count(key, n)
+        for name, n in other._by_link.items():
+            self._by_link[name] = self._by_link.get(name, 0) + n
+        for uid, app in other.app_names.items():
+            self.app_names.setdefault(uid, app)
+        self.remote_id_tracks.extend(other.remote_id_tracks)
+        self.remote_id_identities.update(other.remote_id_identities)
 
     def _compact(self) -> None:
         """Merge the segments gathered so far once they pile up: every chunk adds one segment per active

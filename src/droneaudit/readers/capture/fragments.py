@@ -44,6 +44,7 @@ class _Datagram:
     kept: int = 0
     end: int | None = None  # fragmentable length, known from the last fragment
     first: FrameRef | None = None
+    last: FrameRef | None = None  # the latest fragment's frame
 
     def complete(self) -> bool:
         if self.head is None or self.end is None:
@@ -105,6 +106,7 @@ class Reassembler:
             if dgram is None:
                 dgram = self.pending[key] = _Datagram(first=refs[i])
                 self._bound()
+            dgram.last = refs[i]
             self._piece(dgram, frags, buf, i)
             if dgram.complete():
                 del self.pending[key]

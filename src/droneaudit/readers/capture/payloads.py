@@ -87,6 +87,7 @@ class _Direction:
 class PayloadCollector:
     interfaces: InterfaceRegistry
     names: list[NameEvidence] = field(default_factory=list)
+    name_keys: list[bytes] = field(default_factory=list)  #: the direction each name came from
     dns_events: list[DnsEvent] = field(default_factory=list)
     _open: dict[bytes, _Direction] = field(default_factory=dict)
     _done: set[bytes] = field(default_factory=set)
@@ -222,27 +223,40 @@ class PayloadCollector:
     ) -> bool:
         """Keep one segment; return True when this direction needs nothing more."""
         state = table.get(key)
+        at = self._at(batch, pk, i)
         if state is None:
-            state = table[key] = _Direction(self._sender(batch, lres, pk, i), self._at(batch, pk, i))
+            state = table[key] = _Direction(self._sender(batch, lres, pk, i), at)
+        udp = bool(pk.proto[i] == UDP)
+        return self.feed(key, state, self._payload(batch, pk, i), udp, int(pk.seq[i]), at, dns_stream)
+
+    def feed(
+        self,
+        key: bytes,
+        state: _Direction,
+        payload: bytes,
+        udp: bool,
+        seq: int,
+        at: FrameAt,
+        dns_stream: bool,
+    ) -> bool:
+        """One segment (or QUIC datagram) of a direction; True when it needs nothing more. Also how the
+        Dask engine replays a later file's segments into the state an earlier file left open."""
         limit = MAX_DNS_SEGMENTS if dns_stream else MAX_SEGMENTS
         if state.seen >= limit or state.size >= MAX_BYTES:
             self._done.add(key)
             return True
-        payload = self._payload(batch, pk, i)
         state.size += len(payload)
         state.seen += 1
-        if pk.proto[i] == UDP:
+        if udp:
             state.segments[len(state.segments)] = payload
             state.quic = state.quic or quic.InitialStream()
             state.quic.add_datagram(payload)
-        else:
-            seq = int(pk.seq[i])
-            if seq not in state.segments:
-                state.segments[seq] = payload
-                state.frames[seq] = self._at(batch, pk, i)
+        elif seq not in state.segments:
+            state.segments[seq] = payload
+            state.frames[seq] = at
         if dns_stream:
             return False
-        return self._try_name(key, state, self._at(batch, pk, i))
+        return self._try_name(key, state, at)
 
     def _try_name(self, key: bytes, state: _Direction, at: FrameAt) -> bool:
         if state.quic is not None:
@@ -261,6 +275,7 @@ class PayloadCollector:
         self._done.add(key)
         if status is tls.Status.DONE and hello is not None and hello.sni:
             self.names.append(NameEvidence(kind, hello.sni, hello.ech, state.sender, state.first))
+            self.name_keys.append(key)
         return True
 
     def _http(self, key: bytes, state: _Direction, stream: bytes, at: FrameAt) -> bool:
@@ -270,6 +285,7 @@ class PayloadCollector:
         request = http.parse(stream)
         if request is not None and request.host:
             self.names.append(NameEvidence("http-host", request.host, False, state.sender, state.first))
+            self.name_keys.append(key)
         return True
 
     def finish(self) -> None:

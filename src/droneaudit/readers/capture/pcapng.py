@@ -19,7 +19,9 @@ from droneaudit.readers.capture.batch import FrameBatch, padded_buffer
 from droneaudit.readers.capture.pcapng_options import IfaceClock, packet_flags, parse_idb, parse_isb
 from droneaudit.readers.source import ByteStream
 
-SHB, IDB, PB, SPB, ISB, EPB = 0x0A0D0D0A, 1, 2, 3, 5, 6
+SHB, IDB, PB, SPB, ISB, EPB, DSB = 0x0A0D0D0A, 1, 2, 3, 5, 6, 10
+#: Decryption Secrets Block secrets type for an NSS (SSLKEYLOGFILE) TLS key log.
+TLS_KEY_LOG = 0x544C534B
 CHUNK_BYTES = 16 << 20
 #: No sane block is larger than this; a bigger length is a lie, not a packet.
 MAX_BLOCK = 64 << 20
@@ -175,6 +177,26 @@ class _Walker:
             sec.clocks.append(clock)
         elif btype == ISB:
             self._stats(chunk, pos, blen)
+        elif btype == DSB:
+            self._secrets(chunk, pos, blen)
+
+    def _secrets(self, chunk: bytes, pos: int, blen: int) -> None:
+        """A Decryption Secrets Block (Wireshark's ``editcap --inject-secrets``, PCAPdroid): TLS key log
+        text kept for the content audit; other secret types (WireGuard, ZigBee, …) are counted."""
+        sec = self.section
+        assert sec is not None
+        if blen < 20:
+            return
+        stype, slen = struct.unpack_from(">II" if sec.big else "<II", chunk, pos + 8)
+        if stype == TLS_KEY_LOG and 16 + slen <= blen:
+            self.ctx.secrets.append((self.display, bytes(chunk[pos + 16 : pos + 16 + slen])))
+            return
+        self.ctx.problems.add(
+            self.display,
+            "unsupported-secrets",
+            f"Decryption Secrets Block of type 0x{stype:08x} is not used",
+            offset=self.base + pos,
+        )
 
     def _stats(self, chunk: bytes, pos: int, blen: int) -> None:
         sec = self.section

@@ -34,6 +34,7 @@ from droneaudit.model import (
 )
 
 if TYPE_CHECKING:
+    from droneaudit.content.model import ContentHit, HttpMessage, TlsSession
     from droneaudit.endpoints import Endpoint
 
 
@@ -64,6 +65,10 @@ class Case:
     exposures: list[Exposure] = field(default_factory=list)
     correlations: list[Correlation] = field(default_factory=list)
     claims: list[ClaimResult] = field(default_factory=list)
+    #: the content audit (scan --content / --keylog / HAR inputs); empty otherwise
+    tls_sessions: list[TlsSession] = field(default_factory=list)
+    http_messages: list[HttpMessage] = field(default_factory=list)
+    content_hits: list[ContentHit] = field(default_factory=list)
 
     def flow_records(self) -> list[dict[str, Any]]:
         """Flows as JSON-ready dicts (times as ISO 8601 UTC strings)."""
@@ -99,6 +104,14 @@ class Case:
             "correlations": [c.to_dict() for c in self.correlations],
             "claims": [c.to_dict() for c in self.claims],
             "problems": [p.to_dict() for p in self.problems],
+            **self._content_dict(),
+        }
+
+    def _content_dict(self) -> dict[str, Any]:
+        return {
+            "tls_sessions": [s.to_dict() for s in self.tls_sessions],
+            "http_messages": [m.to_dict() for m in self.http_messages],
+            "content_hits": [h.to_dict() for h in self.content_hits],
         }
 
     def to_json(self) -> str:
@@ -120,6 +133,7 @@ class Case:
             "exposures": _nested_table([e.to_dict() for e in self.exposures]),
             "correlations": _nested_table([c.to_dict() for c in self.correlations]),
             "claims": _nested_table([c.to_dict() for c in self.claims]),
+            **{name: _nested_table(rows) for name, rows in self._content_dict().items()},
         }
 
     def manifest(self) -> dict[str, Any]:

@@ -73,6 +73,9 @@ def run_scan(
         raise UsageError("--workers starts a local cluster; it cannot be combined with --scheduler")
     if scheduler is not None and dashboard:
         raise UsageError("--dashboard applies to a local cluster; an existing cluster serves its own")
+    if kw.get("content") is not None:
+        raise UsageError("the content audit (--content, --keylog) runs with the local engine only")
+    kw.pop("content", None)
     from droneaudit.engine_dask import scan_dask
 
     return scan_dask(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 #: Zeek-like inactivity timeouts (seconds) after which the same 5-tuple starts a new flow.
 #: Zeek's defaults: tcp_inactivity_timeout 5 min, udp/icmp_inactivity_timeout 1 min.
@@ -203,8 +203,9 @@ class TrackPoint:
 class Identity:
     """Something that identifies an aircraft, camera, controller, battery, app install or person."""
 
-    kind: str  #: "aircraft-serial", "camera-serial", "lens-serial", "rc-serial", "battery-serial",
+    #: "aircraft-serial", "camera-serial", "lens-serial", "rc-serial", "battery-serial",
     #: "capture-uuid", "aircraft-name", "remote-id", "operator-id", "app-version", …
+    kind: str
     value: str
     file: str
     source: str = (
@@ -231,9 +232,12 @@ class MediaItem:
     lon: float | None = None
     alt_m: float | None = None
     extra: dict[str, str] = field(default_factory=dict)  #: format-specific facts worth showing (sorted keys)
+    #: carved out of network traffic by the content audit: {file, frame, host, url, direction}
+    extracted_from: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "extracted_from": dict(sorted(self.extracted_from.items())) if self.extracted_from else None,
             "path": self.path,
             "sha256": self.sha256,
             "format": self.format,

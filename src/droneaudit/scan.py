@@ -17,10 +17,13 @@ from droneaudit import flights as fl
 from droneaudit.attribution import attribute, dns_answers, dns_table
 from droneaudit.case import Case
 from droneaudit.checks import verdict as verdict_mod
+from droneaudit.checks.base import content as content_checks
 from droneaudit.checks.base import exposure
 from droneaudit.checks.context import CheckInput
 from droneaudit.checks.policy import Policy
 from droneaudit.checks.site_exposure import PHOTO_FORMATS, exposures
+from droneaudit.content import pipeline as content_pipeline
+from droneaudit.content.pipeline import ContentOptions
 from droneaudit.enrich.catalog import Catalog
 from droneaudit.enrich.ipdata import IpData
 from droneaudit.errors import UsageError
@@ -68,18 +71,23 @@ def scan(
     sites: Sequence[Site] = (),
     clock_offsets: Mapping[str, float] | None = None,
     window_s: float = 1800.0,
+    content: ContentOptions | None = None,
 ) -> Case:
-    """Read every input into one case. ``devices``: addresses/CIDRs of the audited device (``--device``)."""
+    """Read every input into one case. ``devices``: addresses/CIDRs of the audited device (``--device``);
+    ``content``: also audit what was sent (docs/content-audit.md)."""
     nets = [d if not isinstance(d, str) else _device(d) for d in devices]
     problems = ProblemLog()
     interfaces = InterfaceRegistry()
     ctx = ScanContext(problems, interfaces, FlowBuilder(interfaces, problems), progress)
+    content_pipeline.tap_for(ctx, content)
     inputs = [_read_one(path, ctx, readers) for path in expand(paths)]
     flows, stats = ctx.flows.finish(nets)
     payloads = ctx.flows.payloads
     flows = attribute(flows, payloads.names, dns_answers(payloads.dns_events))
+    audit, carved = content_pipeline.run(ctx, flows, content, lambda p, c: _read_one(p, c, readers))
+    found = ctx.media + carved
     media, tracks = infer_times(
-        [m.item for m in ctx.media], [t for m in ctx.media for t in m.tracks] + ctx.flows.remote_id_tracks
+        [m.item for m in found], [t for m in found for t in m.tracks] + ctx.flows.remote_id_tracks
     )
     case = Case(
         inputs=inputs,
@@ -90,7 +98,10 @@ def scan(
         dns=dns_table(payloads.dns_events),
         media=media,
         tracks=tracks,
-        identities=[i for m in ctx.media for i in m.identities] + list(ctx.flows.remote_id_identities),
+        identities=[i for m in found for i in m.identities] + list(ctx.flows.remote_id_identities),
+        tls_sessions=audit.sessions,
+        http_messages=audit.messages,
+        content_hits=audit.hits,
     )
     return conclude(case, policy, catalog, ipdata, sites, clock_offsets, window_s)
 
@@ -148,6 +159,7 @@ def judge(case: Case, policy: Policy, catalog: Catalog, ipdata: IpData) -> Case:
     captures = any(i.format.startswith(("pcap", "pcapng")) for i in case.inputs)
     exposure_findings = exposure.all_findings(case.media, case.tracks, case.identities)
     found = (verdict_mod.findings(inp, policy) if captures else []) + exposure_findings
+    found += content_checks.findings(case.content_hits, case.media, case.tls_sessions)
     case.findings = sorted(found, key=lambda f: (-severity_rank(f.severity), f.code, f.file, f.host or ""))
     case.verdict = verdict_mod.verdict(inp, policy) if captures or not case.media else None
     case.fail_on = policy.fail_on

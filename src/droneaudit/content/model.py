@@ -6,6 +6,7 @@ content audit of the same evidence is byte-identical between runs.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,24 @@ class HttpMessage:
         lowered = name.lower()
         return next((v for k, v in self.headers if k == lowered), None)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The message for the case: everything but the body, which is summarised by size and hash
+        (bodies can be large and may hold secrets; carved files keep what matters)."""
+        return {
+            "direction": self.direction,
+            "host": self.host,
+            "method": self.method,
+            "url": self.url,
+            "status": self.status,
+            "protocol": self.protocol,
+            "stream_id": self.stream_id,
+            "content_type": self.content_type,
+            "body_bytes": len(self.body),
+            "body_sha256": hashlib.sha256(self.body).hexdigest() if self.body else None,
+            "where": self.where.to_dict(),
+            "notes": list(self.notes),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class ContentHit:
@@ -88,7 +107,7 @@ class CarvedFile:
     data: bytes
     kind: str  #: sniffed content type, e.g. "jpeg", "mp4", "zip", "dji-flight-record", "json"
     name: str | None  #: the file name the app gave it (multipart filename, ZIP member name)
-    origin: str  #: "multipart" | "body" | "zip"
+    origin: str  #: "multipart" | "body" | "zip" | "gzip" (the contents of a .gz file)
     direction: str
     host: str
     url: str

@@ -43,7 +43,7 @@ class HalfStream:
     def chunk_at(self, offset: int) -> Chunk | None:
         if not self.chunks:
             return None
-        i = bisect_right([c.offset for c in self.chunks], offset) - 1
+        i = bisect_right(self.chunks, offset, key=lambda c: c.offset) - 1
         return self.chunks[max(i, 0)]
 
     def frames(self, start: int, end: int) -> tuple[int, int] | None:

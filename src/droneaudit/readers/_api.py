@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from droneaudit.model import MediaRecords, Problem
 
 if TYPE_CHECKING:
+    from droneaudit.content.model import HttpMessage
     from droneaudit.readers.capture.flows import FlowBuilder
     from droneaudit.readers.capture.interfaces import InterfaceRegistry
 
@@ -62,6 +63,8 @@ class ScanContext:
     media: list[MediaRecords] = field(default_factory=list)  #: what inventory readers found, per file
     #: TLS key log text found inside evidence (pcapng Decryption Secrets Blocks): (file, text)
     secrets: list[tuple[str, bytes]] = field(default_factory=list)
+    #: HTTP messages read from HAR files (the content audit adds the ones it finds in captures)
+    messages: list[HttpMessage] = field(default_factory=list)
 
 
 class ProgressSink(Protocol):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from droneaudit.readers._api import Reader
 from droneaudit.readers.capture.reader import CaptureReader
+from droneaudit.readers.har import HarReader
 from droneaudit.readers.logs.airdata_csv import AirdataCsvReader
 from droneaudit.readers.logs.ardupilot import DataflashReader
 from droneaudit.readers.logs.dji_dat import DjiDatReader
@@ -31,6 +32,7 @@ READERS: tuple[Reader, ...] = (
     DataflashReader(),
     TlogReader(),
     AirdataCsvReader(),
+    HarReader(),
 )
 
 _LOOKS_LIKE: tuple[tuple[bytes, str], ...] = (

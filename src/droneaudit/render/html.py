@@ -31,6 +31,7 @@ from markupsafe import Markup
 from droneaudit import __version__
 from droneaudit.case import Case
 from droneaudit.model import SCHEMA_VERSION, ClaimResult
+from droneaudit.render.content import content_records
 from droneaudit.render.terminal import human_bytes
 
 if TYPE_CHECKING:
@@ -152,6 +153,7 @@ def _records(case: Case) -> dict[str, list[dict[str, Any]]]:
         "identities": [i.to_dict() for i in case.identities],
         "findings": [f.to_dict() for f in case.findings],
         "problems": [p.to_dict() for p in case.problems],
+        **content_records(case),
     }
 
 

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from droneaudit.case import Case, iso_utc
+from droneaudit.render.content import render_content
 from droneaudit.render.safe import terminal_text
 
 MAX_FLOW_ROWS = 25
@@ -41,6 +42,7 @@ def render(case: Case, console: Console, *, flows: bool = False) -> None:
     _devices(case, console)
     _flights(case, console)
     _findings(case, console)
+    render_content(case, console)
     _inputs(case, console)
     if flows:
         _flows(case, console)

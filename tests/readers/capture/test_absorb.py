@@ -44,7 +44,9 @@ def _straddling_files(root: Path) -> tuple[list[Path], int]:
     half = len(hello) // 2
     records = [("A", SERVER, 60)] + [("A", f"192.0.2.{i}", 60) for i in range(1, 120)]
     answer = dns_response("api.example-drone.com", records, txid=7)
-    frags = fragment_ipv4(ipv4(RESOLVER, PHONE, 17, udp(53, 5353, answer, src_ip=RESOLVER, dst_ip=PHONE)), 600)
+    frags = fragment_ipv4(
+        ipv4(RESOLVER, PHONE, 17, udp(53, 5353, answer, src_ip=RESOLVER, dst_ip=PHONE)), 600
+    )
     query = dns_query("tcp.example-drone.com", "A", txid=9)
     tcp_query = len(query).to_bytes(2, "big") + query
     first = [

@@ -65,7 +65,9 @@ class ContentTap:
         src = Endpoint(address_text(int(pk.src_hi[i]), int(pk.src_lo[i])), int(pk.sport[i]))
         dst = Endpoint(address_text(int(pk.dst_hi[i]), int(pk.dst_lo[i])), int(pk.dport[i]))
         iface = iface_label(self.interfaces, int(batch.iface[row]), int(lres.ifindex[row]))
-        key = (iface, int(lres.vlan[row]), *sorted(((src.ip, src.port), (dst.ip, dst.port))))
+        # Per file: frames are numbered per file, so a connection continuing into the next file is
+        # audited there as its own (mid-stream) conversation rather than citing the wrong file.
+        key = (batch.file, iface, int(lres.vlan[row]), *sorted(((src.ip, src.port), (dst.ip, dst.port))))
         flags, seq = int(pk.flags[i]), int(pk.seq[i])
         conn = self._open.get(key)
         syn_only = flags & (_SYN | _ACK) == _SYN

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export TZ := UTC
 export LC_ALL := C.UTF-8
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean docs wheelhouse
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,17 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# The documentation site, offline (no CDN, fonts or analytics): build/site/index.html. The reference
+# pages are regenerated from the code first (commit them: tests/test_docs.py fails while they are stale).
+docs: $(STAMP)
+	$(BIN)/python scripts/gen_docs.py
+	$(BIN)/mkdocs build --strict --site-dir build/site
+
+# The wheel plus every runtime dependency in build/wheelhouse, for machines without registry access:
+# pip install --no-index --find-links build/wheelhouse droneaudit   (see docs/getting-started.md)
+wheelhouse: $(STAMP)
+	$(BIN)/python scripts/wheelhouse.py --out build/wheelhouse
 
 clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache

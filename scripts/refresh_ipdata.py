@@ -281,9 +281,11 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
         asn_arrays, asn_counts = build_asn(asn_dir, orgs)
         geo_arrays, geo_counts = build_geo(geo_dir)
         arrays = {"format": np.array([FORMAT], np.uint32), "orgs": org_blob(orgs)} | asn_arrays | geo_arrays
+        now = dt.datetime.now(dt.UTC)
         source = {
             "format": FORMAT,
-            "built": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "version": now.strftime("%Y.%m.%d"),  # the tables' edition: droneaudit --version prints it
+            "built": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "builder": "scripts/refresh_ipdata.py",
             "asn": source_entry(asn_info, asn_dir, asn_tgz, bool(args.from_dir))
             | {"licence": "CC-BY-4.0", "attribution": ASN_ATTRIBUTION},

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import droneaudit
 from droneaudit.cli import main
 from droneaudit.synth import Frame, IfaceSpec, write_pcap, write_pcapng
 from droneaudit.synth.packets import ipv4, udp
@@ -121,7 +122,7 @@ def test_json_to_stdout_is_deterministic_and_hashes_inputs(
     _, second, _ = run(["scan", str(capture), "--json", "-"], capsys)
     assert first == second
     doc = json.loads(first)
-    assert doc["schema_version"] == "1.0"
+    assert doc["schema_version"] == "1.1"
     assert doc["inputs"][0]["sha256"] == hashlib.sha256(capture.read_bytes()).hexdigest()
     (flow,) = doc["flows"]
     assert {k: flow[k] for k in ("bytes_up", "bytes_down", "packets_up", "packets_down", "first_seen")} == {
@@ -270,4 +271,6 @@ def test_hostile_interface_name_is_escaped(tmp_path: Path, capsys: pytest.Captur
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["--version"], capsys)
-    assert (code, out) == (0, "droneaudit 0.1.0 (schema 1.0)\n")
+    first = f"droneaudit {droneaudit.__version__} (schema {droneaudit.SCHEMA_VERSION})"
+    assert (code, out.splitlines()[0]) == (0, first)
+    assert out.splitlines()[1].startswith("catalog ") and out.splitlines()[2].startswith("ip data ")

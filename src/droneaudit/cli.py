@@ -21,11 +21,14 @@ from droneaudit import store
 from droneaudit.case import Case
 from droneaudit.checks.policy import Policy
 from droneaudit.checks.policy import load as load_policy
+from droneaudit.cli_content import ContentOpt, ExtractOpt, KeylogOpt, content_options
+from droneaudit.cli_diff import diff as diff_cmd
 from droneaudit.cli_engine import DashboardOpt, Engine, EngineOpt, SchedulerOpt, WorkersOpt, run_scan
 from droneaudit.cli_export import export as export_cmd
 from droneaudit.cli_report import report as report_cmd
 from droneaudit.cli_sanitize import sanitize as sanitize_cmd
 from droneaudit.cli_time import BufferOpt, ClockOpt, SitesOpt, WindowOpt, clock_offsets, load_sites
+from droneaudit.cli_watch import watch as watch_cmd
 from droneaudit.enrich.catalog import Catalog
 from droneaudit.errors import DroneauditError, NothingReadable, UsageError
 from droneaudit.export.geojson import to_geojson
@@ -37,7 +40,7 @@ from droneaudit.render.progress import progress_for
 from droneaudit.render.safe import terminal_text
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (docs/getting-started.md)
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Where does our drone data go? Offline audit of captures and drone evidence.",
@@ -75,7 +78,9 @@ GeojsonOut = Annotated[
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"droneaudit {droneaudit.__version__} (schema {droneaudit.SCHEMA_VERSION})")
+        from droneaudit.versions import version_lines
+
+        typer.echo("\n".join(version_lines()))
         raise typer.Exit()
 
 
@@ -113,6 +118,9 @@ def scan(
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
     dashboard: DashboardOpt = False,
+    content: ContentOpt = False,
+    keylog: KeylogOpt = None,
+    extract: ExtractOpt = None,
 ) -> None:
     """Read captures into flows, name and classify every remote, and give the verdict."""
     files = _skip_known(droneaudit.scan_paths(paths), case, quiet)
@@ -137,6 +145,7 @@ def scan(
             sites=load_sites(sites, buffer),
             clock_offsets=clock_offsets(clock_offset),
             window_s=window * 60,
+            content=content_options(content, keylog, extract),
         )
     _emit(result, json, parquet, case, quiet, flows)
     if geojson is not None:
@@ -256,6 +265,8 @@ def _corpus() -> Path | None:
 app.command("export")(export_cmd)
 app.command("sanitize")(sanitize_cmd)
 app.command("report")(report_cmd)
+app.command("watch")(watch_cmd)
+app.command("diff")(diff_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

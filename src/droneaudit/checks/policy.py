@@ -62,6 +62,8 @@ class Policy:
         return False
 
     def allows_ip(self, ip: str) -> bool:
+        if not self._nets:
+            return False  # nothing to parse against (the common case, and called per endpoint)
         addr = ipaddress.ip_address(ip)
         return any(addr.version == n.version and addr in n for n in self._nets)
 

@@ -15,6 +15,11 @@ answer is known:
 * right after landing, the flight log (~3.6 MB) is uploaded to the flight-record sync host in
   1400-byte segments.
 
+With ``local_data_mode=True`` the same session is written as the app behaves with DJI's local data
+mode on: no DNS lookup or connection of the app's own (activation, fly-safe, maps, analytics and the
+flight-log upload are gone); the phone's connectivity check and the controller link stay. The pair is
+the before/after of ``droneaudit diff`` (docs/guides/local-data-mode.md).
+
 Internet addresses are plausible public ones of the providers the names suggest (Alibaba Cloud 47.88/16
 and 8.209/16, AWS CloudFront 52.85/16, Google 142.250/15); they are illustrations, not observations.
 The truth returned (``DemoTruth``) is counted by the generator from the packets it wrote.
@@ -168,29 +173,33 @@ def _flight_log_upload(cap: Capture, t: int) -> None:
     conv.close(t + 500 * _MS)
 
 
-def _scenario(cap: Capture) -> None:
-    """The timeline, in seconds from 09:30:00 UTC."""
+def _scenario(cap: Capture, local_data_mode: bool) -> None:
+    """The timeline, in seconds from 09:30:00 UTC; local data mode keeps only what the app cannot stop."""
     _connectivity_check(cap, START_NS)
-    _app_start(cap, START_NS + 3 * _S)
     flight_start, flight_end = START_NS + 12 * _S, START_NS + 102 * _S
-    _analytics(cap, START_NS + 8 * _S, flight_end)
+    if not local_data_mode:
+        _app_start(cap, START_NS + 3 * _S)
+        _analytics(cap, START_NS + 8 * _S, flight_end)
     _controller_link(cap, flight_start, (flight_end - flight_start) // _S)
-    _flight_log_upload(cap, flight_end + 4 * _S)
+    if not local_data_mode:
+        _flight_log_upload(cap, flight_end + 4 * _S)
 
 
-def build_demo_capture(path: Path) -> DemoTruth:
-    """Write the demo capture to ``path`` (pcapng; gzip when it ends in ``.gz``) and return its truth."""
+def build_demo_capture(path: Path, *, local_data_mode: bool = False) -> DemoTruth:
+    """Write the demo capture to ``path`` (pcapng; gzip when it ends in ``.gz``) and return its truth;
+    ``local_data_mode`` writes the same session with the setting on (see the module docstring)."""
     cap = Capture(DEVICE_IP, DEVICE_MAC, GATEWAY_MAC, seed=SEED)
-    _scenario(cap)
+    _scenario(cap, local_data_mode)
     frames = cap.frames()
     iface = IfaceSpec(LINKTYPE_ETHERNET, name=INTERFACE, ipv4_addrs=[(DEVICE_IP, "255.255.255.0")])
     write_pcapng(path, [iface], frames, interface_stats=[(0, len(frames), 0)])
     flows = cap.truth()
+    named = {f.server_name for f in flows}  # every name the session looked up, it also connected to
     answers = tuple(
         (name, value)
         for name, records in _DNS.items()
         for rtype, value, _ in records
-        if rtype in ("A", "AAAA")
+        if rtype in ("A", "AAAA") and name in named
     )
     return DemoTruth(
         DEVICE_IP, INTERFACE, frames[0].ts_ns, frames[-1].ts_ns, len(frames), len(flows), flows, answers

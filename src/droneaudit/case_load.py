@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from droneaudit.case import Case
+from droneaudit.content.model import ContentHit, TlsSession, message_from_dict
 from droneaudit.model import CaptureStats, Identity, InputFile, Interface, MediaItem, Problem, TrackPoint
 from droneaudit.store import connect
 
@@ -77,10 +78,23 @@ def _case(tables: dict[str, pa.Table | None], stats: CaptureStats, missing_flows
         media=[_media(r) for r in rows["media"] if "path" in r],
         tracks=[TrackPoint(**r) for r in rows["tracks"] if "lat" in r],
         identities=[Identity(**r) for r in rows["identities"] if "kind" in r],
+        tls_sessions=[TlsSession.from_dict(r) for r in rows["tls_sessions"] if "status" in r],
+        http_messages=[message_from_dict(r) for r in rows["http_messages"] if "direction" in r],
+        content_hits=[ContentHit.from_dict(r) for r in rows["content_hits"] if "kind" in r],
     )
 
 
-_RECORD_TABLES = ("inputs", "problems", "interfaces", "media", "tracks", "identities")
+_RECORD_TABLES = (
+    "inputs",
+    "problems",
+    "interfaces",
+    "media",
+    "tracks",
+    "identities",
+    "tls_sessions",
+    "http_messages",
+    "content_hits",
+)
 
 
 def _ns_times(flows: pa.Table) -> pa.Table:

@@ -119,3 +119,21 @@ def test_requests_match_tshark(capture: tuple[Path, Path], tmp_path: Path) -> No
     theirs = sorted(tuple(line.split("\t")) for line in out.stdout.splitlines() if line.strip())
     assert [(m, "/" + u, h) for m, u, h in ours] == [(m, u, h) for m, u, h in theirs]
     assert len(ours) == 2
+
+
+@pytest.mark.parametrize("store", ["--case", "--parquet"])
+def test_a_stored_case_keeps_the_content_audit(
+    capture: tuple[Path, Path], tmp_path: Path, store: str
+) -> None:
+    """Read back from the DuckDB case file or the Parquet folder, the content records and the
+    findings derived from them are the ones the scan printed."""
+    from droneaudit.case_load import load_case, load_parquet_case
+    from droneaudit.scan import conclude
+
+    pcap, keys = capture
+    target = tmp_path / ("case.duckdb" if store == "--case" else "parquet")
+    original = _scan([str(pcap), "--keylog", str(keys), store, str(target)], tmp_path / "o.json")
+    loaded = conclude(load_case(target) if store == "--case" else load_parquet_case(target))
+    doc = json.loads(loaded.to_json())
+    for key in ("tls_sessions", "http_messages", "content_hits", "findings", "media"):
+        assert doc[key] == original[key], key

@@ -7,6 +7,7 @@ content audit of the same evidence is byte-identical between runs.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,12 @@ class Where:
             "entry": self.entry,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | str) -> Where:
+        """The inverse of ``to_dict`` (tables keep it as JSON text)."""
+        data = json.loads(d) if isinstance(d, str) else d
+        return cls(data["file"], data.get("first_frame"), data.get("last_frame"), data.get("entry"))
+
 
 @dataclass(frozen=True, slots=True)
 class HttpMessage:
@@ -50,6 +57,8 @@ class HttpMessage:
     stream_id: int | None = None  #: HTTP/2 stream
     content_type: str | None = None
     notes: tuple[str, ...] = ()  #: e.g. "body truncated at 64 MiB", "gzip body corrupt at 1234"
+    #: size and SHA-256 of the body when the body itself is not held (a message read back from a case)
+    stored_body: tuple[int, str | None] | None = None
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -67,11 +76,38 @@ class HttpMessage:
             "protocol": self.protocol,
             "stream_id": self.stream_id,
             "content_type": self.content_type,
-            "body_bytes": len(self.body),
-            "body_sha256": hashlib.sha256(self.body).hexdigest() if self.body else None,
+            "body_bytes": self.stored_body[0] if self.stored_body else len(self.body),
+            "body_sha256": self.stored_body[1] if self.stored_body else _digest(self.body),
             "where": self.where.to_dict(),
             "notes": list(self.notes),
         }
+
+
+def _digest(body: bytes) -> str | None:
+    return hashlib.sha256(body).hexdigest() if body else None
+
+
+def message_from_dict(d: dict[str, Any]) -> HttpMessage:
+    """A message as a case stores it (no headers, no body: their size and hash are kept)."""
+    return HttpMessage(
+        d["direction"],
+        d["host"],
+        d.get("method"),
+        d["url"],
+        d.get("status"),
+        (),
+        b"",
+        Where.from_dict(d["where"]),
+        d.get("protocol") or "HTTP/1.1",
+        d.get("stream_id"),
+        d.get("content_type"),
+        tuple(_list(d.get("notes"))),
+        (int(d.get("body_bytes") or 0), d.get("body_sha256")),
+    )
+
+
+def _list(value: Any) -> list[Any]:
+    return list(json.loads(value)) if isinstance(value, str) else list(value or [])
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +122,20 @@ class ContentHit:
     url: str
     where: Where
     detail: str = ""  #: e.g. "lat=22.543210 lon=113.958870", "DJI aircraft serial (14 chars)"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ContentHit:
+        where = Where.from_dict(d["where"])
+        return cls(
+            d["kind"],
+            d["value"],
+            d["field"],
+            d["direction"],
+            d["host"],
+            d["url"],
+            where,
+            d.get("detail") or "",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -127,6 +177,21 @@ class TlsSession:
     client: str  #: "ip:port"
     server: str
     where: Where
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TlsSession:
+        get = d.get
+        where = Where.from_dict(d["where"])
+        return cls(
+            d["status"],
+            get("version"),
+            get("cipher"),
+            get("sni"),
+            get("alpn"),
+            d["client"],
+            d["server"],
+            where,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

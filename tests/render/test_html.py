@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from droneaudit import claims
 from droneaudit.case import Case
+from droneaudit.content.model import RECEIVED, SENT, ContentHit, HttpMessage, TlsSession, Where
 from droneaudit.endpoints import Endpoint
 from droneaudit.enrich.catalog import CatalogEntry
 from droneaudit.errors import UsageError
@@ -71,6 +72,7 @@ def hostile_case() -> Case:
         media=[photo],
         tracks=tracks,
         identities=[Identity("aircraft-name", HOSTILE_XMP, photo.path, "XMP drone-dji:SelfData")],
+        **_hostile_content(),
         data_sources={
             "ipdata": {
                 "asn": {
@@ -83,6 +85,21 @@ def hostile_case() -> Case:
             }
         },
     )
+
+
+def _hostile_content() -> dict[str, list[object]]:
+    """Content-audit records whose strings came off the wire: host, URL, field and value."""
+    where = Where("cap<b>.pcapng", 7, 9)
+    url = f"https://{HOSTILE_HOST}/up?x={HOSTILE_XMP}"
+    sent = ContentHit(
+        "email", f"a{HOSTILE_XMP}@x.org", f"json:$.{HOSTILE_XMP}", SENT, HOSTILE_HOST, url, where
+    )
+    got = ContentHit("position", "1.5,2.5", "json:$.zone", RECEIVED, HOSTILE_HOST, url, where, HOSTILE_XMP)
+    message = HttpMessage(SENT, HOSTILE_HOST, "POST", url, None, (), b"x", where, content_type=HOSTILE_XMP)
+    session = TlsSession(
+        "decrypted", "TLS 1.3", "TLS_AES_128_GCM_SHA256", HOSTILE_HOST, "h2", "a:1", "b:2", where
+    )
+    return {"content_hits": [sent, got], "http_messages": [message], "tls_sessions": [session]}
 
 
 def expected_counts(case: Case) -> dict[str, int]:
@@ -120,6 +137,8 @@ def test_hostile_strings_only_escaped() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     # Exactly our two script elements and one closing tag each: nothing from the evidence closed one.
     assert html.count("<script") == 2 and html.count("</script>") == 2
+    for section in ("content-sent", "content-requests", "tls-sessions", "content-received"):
+        assert f'<section id="{section}">' in html
 
 
 def test_inline_json_cannot_close_its_script() -> None:

@@ -15,6 +15,11 @@ answer is known:
 * right after landing, the flight log (~3.6 MB) is uploaded to the flight-record sync host in
   1400-byte segments.
 
+The analytics and flight-record sessions are real TLS 1.3 records (synth/tls13.py) whose secrets go to
+a key log (``keylog=``), so the content audit can show what they carry (demo_uploads.py): positions,
+the aircraft serial, the phone's Android ID, an account e-mail, a bearer token, the flight log and a
+photo thumbnail with GPS. The other HTTPS sessions stay opaque (no key), as most would in an audit.
+
 With ``local_data_mode=True`` the same session is written as the app behaves with DJI's local data
 mode on: no DNS lookup or connection of the app's own (activation, fly-safe, maps, analytics and the
 flight-log upload are gone); the phone's connectivity check and the controller link stay. The pair is
@@ -35,8 +40,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from droneaudit.synth import demo_uploads as uploads
 from droneaudit.synth.app import DnsAnswer, dns_query, dns_response, http_request, http_response
-from droneaudit.synth.session import Capture, FlowTruth, TcpConversation, UdpFlow, tls_blob
+from droneaudit.synth.session import Capture, FlowTruth, TcpConversation, UdpFlow
+from droneaudit.synth.tls13 import Tls13Session
 from droneaudit.synth.writers import IfaceSpec, write_pcapng
 
 __all__ = ["DEVICE_IP", "GATEWAY_IP", "START_NS", "DemoTruth", "build_demo_capture", "main"]
@@ -155,41 +162,65 @@ def _controller_link(cap: Capture, start: int, seconds: int) -> None:
         link.down(start + 5 * _MS + slice_index * (_S // 12), b"\x55" + rng.randbytes(1_179))
 
 
-def _analytics(cap: Capture, start: int, end: int) -> None:
-    """The analytics connection that reports every 15 s while flying, then closes after landing."""
-    conv, t = _https(cap, start, "statistical-report.djiservice.org", "https analytics reports", rtt_ms=190)
-    report_at = start + 7 * _S
+def _https_keyed(
+    cap: Capture, t: int, host: str, label: str, keys: list[str], rtt_ms: int
+) -> tuple[TcpConversation, Tls13Session, int]:
+    """Like ``_https``, but the session really is TLS 1.3 and its secrets go to the demo key log."""
+    t = _lookup(cap, t, host)
+    conv = TcpConversation(cap, _resolved(host), 443, label=label, server_name=host, rtt_ns=rtt_ms * _MS)
+    t = conv.handshake(t + _MS)
+    tls = Tls13Session(cap.rng, host)
+    keys.append(tls.keylog())
+    t = conv.send(t + _MS // 5, True, tls.client_hello())
+    t = conv.send(t + 5 * _MS, False, tls.server_flight())
+    return conv, tls, conv.send(t + 2 * _MS, True, tls.client_finished())
+
+
+def _analytics(cap: Capture, start: int, end: int, keys: list[str]) -> None:
+    """The analytics connection that reports every 15 s while flying (position, serial, Android ID),
+    then closes after landing."""
+    host = "statistical-report.djiservice.org"
+    conv, tls, t = _https_keyed(cap, start, host, "https analytics reports", keys, rtt_ms=190)
+    report_at, n = start + 7 * _S, 0
     while report_at < end:
-        t = conv.exchange(max(report_at, t), 1_300 + cap.rng.randrange(200), 250, think_ns=60 * _MS)
-        report_at += 15 * _S
+        t = conv.send(max(report_at, t), True, tls.client_data(uploads.analytics_report(n, host)))
+        t = conv.send(t + 60 * _MS, False, tls.server_data(uploads.OK))
+        report_at, n = report_at + 15 * _S, n + 1
     conv.close(end + 2 * _S)
 
 
-def _flight_log_upload(cap: Capture, t: int) -> None:
-    """The flight record sync: ~3.6 MB up in 1400-byte segments, a short JSON-sized reply, close."""
-    conv, t = _https(cap, t, "mydjiflight.dji.com", "https flight log upload", rtt_ms=160)
-    t = conv.send(t + 20 * _MS, True, tls_blob(cap.rng, 3_600_000), gap_ns=350_000)
-    t = conv.send(t + 150 * _MS, False, tls_blob(cap.rng, 420))
+def _flight_log_upload(cap: Capture, t: int, keys: list[str]) -> None:
+    """The flight record sync: ~3.6 MB up in 1400-byte segments (summary, log, thumbnail), a short
+    JSON reply, close."""
+    host = "mydjiflight.dji.com"
+    conv, tls, t = _https_keyed(cap, t, host, "https flight log upload", keys, rtt_ms=160)
+    upload = tls.client_data(uploads.flight_record_upload(cap.rng, host))
+    t = conv.send(t + 20 * _MS, True, upload, gap_ns=350_000)
+    t = conv.send(t + 150 * _MS, False, tls.server_data(uploads.OK))
     conv.close(t + 500 * _MS)
 
 
-def _scenario(cap: Capture, local_data_mode: bool) -> None:
+def _scenario(cap: Capture, local_data_mode: bool, keys: list[str]) -> None:
     """The timeline, in seconds from 09:30:00 UTC; local data mode keeps only what the app cannot stop."""
     _connectivity_check(cap, START_NS)
     flight_start, flight_end = START_NS + 12 * _S, START_NS + 102 * _S
     if not local_data_mode:
         _app_start(cap, START_NS + 3 * _S)
-        _analytics(cap, START_NS + 8 * _S, flight_end)
+        _analytics(cap, START_NS + 8 * _S, flight_end, keys)
     _controller_link(cap, flight_start, (flight_end - flight_start) // _S)
     if not local_data_mode:
-        _flight_log_upload(cap, flight_end + 4 * _S)
+        _flight_log_upload(cap, flight_end + 4 * _S, keys)
 
 
-def build_demo_capture(path: Path, *, local_data_mode: bool = False) -> DemoTruth:
+def build_demo_capture(path: Path, *, local_data_mode: bool = False, keylog: Path | None = None) -> DemoTruth:
     """Write the demo capture to ``path`` (pcapng; gzip when it ends in ``.gz``) and return its truth;
-    ``local_data_mode`` writes the same session with the setting on (see the module docstring)."""
+    ``local_data_mode`` writes the same session with the setting on (see the module docstring);
+    ``keylog`` receives the TLS key log of the app's own sessions (SSLKEYLOGFILE format)."""
     cap = Capture(DEVICE_IP, DEVICE_MAC, GATEWAY_MAC, seed=SEED)
-    _scenario(cap, local_data_mode)
+    keys: list[str] = []
+    _scenario(cap, local_data_mode, keys)
+    if keylog is not None:
+        keylog.write_text("".join(keys), encoding="ascii")
     frames = cap.frames()
     iface = IfaceSpec(LINKTYPE_ETHERNET, name=INTERFACE, ipv4_addrs=[(DEVICE_IP, "255.255.255.0")])
     write_pcapng(path, [iface], frames, interface_stats=[(0, len(frames), 0)])

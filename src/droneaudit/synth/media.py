@@ -120,10 +120,14 @@ def _image() -> bytes:
     return dqt + sof + dht_dc + dht_ac + sos + b"\x3f"  # DC code "0", EOB "0", padded with ones
 
 
-def write_photo(path: Path, photo: DemoPhoto, serial: str) -> None:
+def photo_bytes(photo: DemoPhoto, serial: str) -> bytes:
     exif = _segment(0xE1, b"Exif\0\0" + _exif(photo, serial))
     xmp = _segment(0xE1, b"http://ns.adobe.com/xap/1.0/\0" + _xmp(photo, serial))
-    path.write_bytes(b"\xff\xd8" + exif + xmp + _image() + b"\xff\xd9")
+    return b"\xff\xd8" + exif + xmp + _image() + b"\xff\xd9"
+
+
+def write_photo(path: Path, photo: DemoPhoto, serial: str) -> None:
+    path.write_bytes(photo_bytes(photo, serial))
 
 
 def write_srt(path: Path, start: DemoPhoto, frames: int) -> None:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from droneaudit.synth.link import ETHERTYPE_IPV4, ethernet
 from droneaudit.synth.packets import PROTO_TCP, PROTO_UDP, ipv4, tcp, tcp_syn_options, udp
-from droneaudit.synth.tls import CONTENT_APPLICATION_DATA, tls_client_hello, tls_record
+from droneaudit.synth.tls import CONTENT_APPLICATION_DATA, tls_record
+from droneaudit.synth.tls13 import Tls13Session
 from droneaudit.synth.writers import EPB_INBOUND, EPB_OUTBOUND, Frame
 
 #: (proto, device port, remote ip, remote port): flows never reuse a 5-tuple in the demo.
@@ -256,16 +257,14 @@ class TcpConversation:
         return end
 
     def tls_setup(self, t: int, sni: str | None) -> int:
-        """ClientHello, the server's first flight (ServerHello, CCS, encrypted rest), client Finished."""
-        t = self.send(t + 200 * _US, True, tls_client_hello(sni))
+        """A TLS 1.3 handshake as the wire shows it: ClientHello, the server's first flight (ServerHello,
+        CCS, encrypted extensions and a certificate-sized encrypted blob), the client's Finished. Its
+        secrets are not logged anywhere: without a key log it stays "encrypted, no key"."""
         rng = self.cap.rng
-        server_flight = (
-            tls_record(22, b"\x02" + rng.randbytes(121))
-            + tls_record(20, b"\x01")
-            + tls_blob(rng, 2_600 + rng.randrange(1_800))
-        )
-        t = self.send(t + 5 * _MS, False, server_flight)
-        return self.send(t + 2 * _MS, True, tls_record(20, b"\x01") + tls_blob(rng, 74))
+        tls = Tls13Session(rng, sni)
+        t = self.send(t + 200 * _US, True, tls.client_hello())
+        t = self.send(t + 5 * _MS, False, tls.server_flight() + tls_blob(rng, 2_400 + rng.randrange(1_800)))
+        return self.send(t + 2 * _MS, True, tls.client_finished())
 
     def exchange(self, t: int, up_bytes: int, down_bytes: int, *, think_ns: int = 30 * _MS) -> int:
         """A request of ``up_bytes`` then a response of ``down_bytes``, both as TLS application data."""

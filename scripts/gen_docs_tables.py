@@ -263,8 +263,12 @@ def schemas_reference() -> str:
     for name, t in case.tables().items():
         lines += _table_section(name, t.schema, column_docs.get(name, {}))
     lines += ["## Records", ""]
-    for cls in module_dataclasses(model):
-        lines += dataclass_section(cls)
+    from droneaudit import model_flights
+    from droneaudit.content import model as content_model
+
+    for module in (model, model_flights, content_model):
+        for cls in module_dataclasses(module):
+            lines += dataclass_section(cls)
     diff_keys = [(md_code(k), md_cell(v)) for k, v in DIFF_KEYS.items()]
     lines += ["## The diff document (`diff --json`)", "", *table(("key", "meaning"), diff_keys), ""]
     for cls in module_dataclasses(diff):

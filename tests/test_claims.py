@@ -11,6 +11,7 @@ import pytest
 
 from droneaudit import claims
 from droneaudit.case import Case
+from droneaudit.content.model import ContentHit, TlsSession, Where
 from droneaudit.endpoints import Endpoint
 from droneaudit.enrich.catalog import CatalogEntry
 from droneaudit.errors import UsageError
@@ -114,7 +115,34 @@ def test_claims_that_no_session_can_refute() -> None:
     assert _status(quiet, {})["ice-2017-operator-data"] == "not-testable"
     up = _case("fail", _vendor_ep("mydjiflight.dji.com", "flight-log-sync", "US"))
     assert _status(up, {})["cisa-fbi-2024-transmission"] == "supported"
-    assert _status(up, {})["ice-2017-operator-data"] == "not-testable"  # encrypted: never "supported"
+    assert _status(up, {})["ice-2017-operator-data"] == "not-testable"  # encrypted, no key log
+
+
+def test_operator_data_from_the_content_audit() -> None:
+    """Decrypted requests that carried an e-mail address support the claim; a decrypted session that
+    carried none leaves it not testable (a quiet session does not show what the app can do)."""
+    where = Where("cap.pcapng", 12, 14)
+    session = TlsSession(
+        "decrypted", "TLS 1.3", "TLS_AES_128_GCM_SHA256", "x.dji.com", None, "a:1", "b:2", where
+    )
+    quiet = _case("fail", _vendor_ep("mydjiflight.dji.com", "flight-log-sync", "US"))
+    quiet.tls_sessions = [session]
+    result = next(r for r in claims.evaluate(quiet, {}) if r.id == "ice-2017-operator-data")
+    assert result.status == "not-testable" and "1 of 1 TLS sessions decrypted" in result.note
+    email = ContentHit("email", "p@x.org", "json:$.email", "sent", "x.dji.com", "https://x.dji.com/a", where)
+    received = ContentHit("phone", "+41791234567", "json:$.tel", "received", "x.dji.com", "https://x", where)
+    quiet.content_hits = [received]
+    assert _status(quiet, {})["ice-2017-operator-data"] == "not-testable"  # received is not sent
+    quiet.content_hits = [email, received]
+    result = next(r for r in claims.evaluate(quiet, {}) if r.id == "ice-2017-operator-data")
+    assert result.status == "supported" and "email" in result.note
+    assert {
+        "kind": "sent-email",
+        "host": "x.dji.com",
+        "url": "https://x.dji.com/a",
+        "file": "cap.pcapng",
+        "frame": 12,
+    } in result.evidence
 
 
 def test_geotagging_from_media(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ holds only the rules that decide them. Each rule is deliberately never stronger 
 * "contradicted" and "supported" need a usable capture (a pass or fail verdict); an inconclusive one
   leaves the claim "not-testable";
 * what a product *can* do is never contradicted by one quiet session, and what travels inside TLS is
-  never claimed to be known.
+  known only where the content audit decrypted it (``scan --keylog``).
 """
 
 from __future__ import annotations
@@ -153,10 +153,44 @@ def _geotagged(case: Case, conditions: dict[str, str]) -> Outcome:
     return NOT_TESTABLE, [], "no DJI media with a position in the inputs"
 
 
+#: What the content audit finds that the operator-data claim speaks of (identification, e-mail,
+#: phone numbers, credentials); uploaded images count too.
+OPERATOR_KINDS = frozenset({"email", "phone", "token", "device-id"})
+
+
 def _operator_data(case: Case, conditions: dict[str, str]) -> Outcome:
+    sent = [h for h in case.content_hits if h.direction == "sent" and h.kind in OPERATOR_KINDS]
+    images = [m for m in case.media if m.extracted_from and m.extracted_from.get("direction") == "sent"]
+    if sent or images:
+        ev = [_hit_ev(h) for h in sent[:20]]
+        ev += [
+            {"kind": "uploaded-file", "file": m.path, "host": (m.extracted_from or {}).get("host")}
+            for m in images
+        ]
+        kinds = sorted({h.kind for h in sent} | ({"file"} if images else set()))
+        return "supported", ev, f"decrypted or cleartext requests carried: {', '.join(kinds)}"
     ev = [_ev(e, "account-contact") for e in _vendor(case.endpoints, frozenset({"account"}))]
     ev += [{"kind": "identity", "file": i.file, "identity": i.kind} for i in case.identities[:20]]
-    return NOT_TESTABLE, ev, "what the encrypted traffic carries cannot be seen in a capture"
+    if case.tls_sessions:
+        opened = sum(1 for s in case.tls_sessions if s.status == "decrypted")
+        total = len(case.tls_sessions)
+        return (
+            NOT_TESTABLE,
+            ev,
+            f"no such data in the content audited ({opened} of {total} TLS sessions decrypted)",
+        )
+    return NOT_TESTABLE, ev, "what encrypted traffic carries is seen only with a key log (scan --keylog)"
+
+
+def _hit_ev(hit: Any) -> dict[str, Any]:
+    where = hit.where
+    return {
+        "kind": f"sent-{hit.kind}",
+        "host": hit.host,
+        "url": hit.url,
+        "file": where.file,
+        "frame": where.first_frame,
+    }
 
 
 def _no_upload_without_sync(case: Case, conditions: dict[str, str]) -> Outcome:

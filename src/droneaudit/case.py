@@ -32,6 +32,7 @@ from droneaudit.model import (
     TrackPoint,
     Verdict,
 )
+from droneaudit.readers.source import sha256_file
 
 if TYPE_CHECKING:
     from droneaudit.content.model import ContentHit, HttpMessage, TlsSession
@@ -69,6 +70,8 @@ class Case:
     tls_sessions: list[TlsSession] = field(default_factory=list)
     http_messages: list[HttpMessage] = field(default_factory=list)
     content_hits: list[ContentHit] = field(default_factory=list)
+    #: chain of custody (scan --case-id / --examiner): {"case_id": …, "examiner": …}; empty otherwise
+    custody: dict[str, str] = field(default_factory=dict)
 
     def flow_records(self) -> list[dict[str, Any]]:
         """Flows as JSON-ready dicts (times as ISO 8601 UTC strings)."""
@@ -86,7 +89,7 @@ class Case:
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "droneaudit", "version": __version__},
             "inputs": [i.to_dict() for i in sorted(self.inputs, key=lambda i: (i.path, i.sha256))],
-            "interfaces": [i.to_dict() for i in self.interfaces],
+            "interfaces": _interface_rows(self.interfaces),
             "stats": self.stats.to_dict(),
             "verdict": self.verdict.to_dict() if self.verdict else None,
             "endpoints": [e.to_dict() for e in self.endpoints],
@@ -105,6 +108,7 @@ class Case:
             "claims": [c.to_dict() for c in self.claims],
             "problems": [p.to_dict() for p in self.problems],
             **self._content_dict(),
+            **({"custody": self.custody} if self.custody else {}),
         }
 
     def _content_dict(self) -> dict[str, Any]:
@@ -122,7 +126,7 @@ class Case:
             "flows": self.flows,
             "inputs": _records_table([i.to_dict() for i in self.inputs], _INPUT_SCHEMA),
             "problems": _records_table([p.to_dict() for p in self.problems], _PROBLEM_SCHEMA),
-            "interfaces": _records_table([i.to_dict() for i in self.interfaces], _INTERFACE_SCHEMA),
+            "interfaces": _records_table(_interface_rows(self.interfaces), _INTERFACE_SCHEMA),
             **({"dns": self.dns} if self.dns is not None else {}),
             "endpoints": _json_table([e.to_dict() for e in self.endpoints], _ENDPOINT_COLUMNS),
             "findings": _json_table([f.to_dict() for f in self.findings], _FINDING_COLUMNS),
@@ -137,7 +141,12 @@ class Case:
         }
 
     def manifest(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, "tool_version": __version__, "stats": self.stats.to_dict()}
+        custody = {"custody": self.custody} if self.custody else {}
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "tool_version": __version__,
+            "stats": self.stats.to_dict(),
+        } | custody
 
     def to_parquet(self, folder: Path) -> list[Path]:
         """One Parquet file per table plus manifest.json; returns the files written."""
@@ -148,7 +157,8 @@ class Case:
             pq.write_table(table, path)
             written.append(path)
         manifest = folder / "manifest.json"
-        manifest.write_text(json.dumps(self.manifest(), sort_keys=True, indent=2) + "\n")
+        outputs = {"outputs": {p.name: sha256_file(p) for p in written}}  # what `droneaudit verify` re-hashes
+        manifest.write_text(json.dumps(self.manifest() | outputs, sort_keys=True, indent=2) + "\n")
         return [*written, manifest]
 
     def to_duckdb(self, path: Path) -> None:
@@ -156,6 +166,11 @@ class Case:
         from droneaudit.store import write_case
 
         write_case(self, path)
+
+
+def _interface_rows(interfaces: list[Interface]) -> list[dict[str, Any]]:
+    """By file and index, whatever order the files were read in (the same case gives the same bytes)."""
+    return [i.to_dict() for i in sorted(interfaces, key=lambda i: (i.file, i.index))]
 
 
 def _track_order(t: TrackPoint) -> tuple[Any, ...]:

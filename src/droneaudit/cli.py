@@ -22,12 +22,14 @@ from droneaudit.case import Case
 from droneaudit.checks.policy import Policy
 from droneaudit.checks.policy import load as load_policy
 from droneaudit.cli_content import ContentOpt, ExtractOpt, KeylogOpt, content_options
+from droneaudit.cli_custody import CaseIdOpt, ExaminerOpt, SignOpt, prepare, sign_outputs
 from droneaudit.cli_diff import diff as diff_cmd
 from droneaudit.cli_engine import DashboardOpt, Engine, EngineOpt, SchedulerOpt, WorkersOpt, run_scan
 from droneaudit.cli_export import export as export_cmd
 from droneaudit.cli_report import report as report_cmd
 from droneaudit.cli_sanitize import sanitize as sanitize_cmd
 from droneaudit.cli_time import BufferOpt, ClockOpt, SitesOpt, WindowOpt, clock_offsets, load_sites
+from droneaudit.cli_verify import verify as verify_cmd
 from droneaudit.cli_watch import watch as watch_cmd
 from droneaudit.enrich.catalog import Catalog
 from droneaudit.errors import DroneauditError, NothingReadable, UsageError
@@ -121,11 +123,15 @@ def scan(
     content: ContentOpt = False,
     keylog: KeylogOpt = None,
     extract: ExtractOpt = None,
+    case_id: CaseIdOpt = None,
+    examiner: ExaminerOpt = None,
+    sign: SignOpt = None,
 ) -> None:
     """Read captures into flows, name and classify every remote, and give the verdict."""
     files = _skip_known(droneaudit.scan_paths(paths), case, quiet)
     outputs = [Path(json)] if json and json != "-" else []
     _refuse_overwrite(files, outputs + ([geojson] if geojson else []), parquet, case)
+    custody = prepare(case_id, examiner, sign, json, parquet, case)
     rules = (load_policy(policy) if policy else Policy()).with_flags(
         allow_host or [], allow_category or [], scope, fail_on
     )
@@ -147,7 +153,9 @@ def scan(
             window_s=window * 60,
             content=content_options(content, keylog, extract),
         )
+    result.custody = custody
     _emit(result, json, parquet, case, quiet, flows)
+    sign_outputs(sign, result, json, parquet, case, quiet)
     if geojson is not None:
         collection = to_geojson(result.tracks, result.media)
         geojson.write_text(
@@ -267,6 +275,7 @@ app.command("sanitize")(sanitize_cmd)
 app.command("report")(report_cmd)
 app.command("watch")(watch_cmd)
 app.command("diff")(diff_cmd)
+app.command("verify")(verify_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

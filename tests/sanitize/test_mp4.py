@@ -21,6 +21,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from droneaudit.readers.media import mp4 as mp4_reader
 from droneaudit.readers.media.mp4_boxes import Source
@@ -28,7 +30,7 @@ from droneaudit.readers.media.mp4_records import Movie
 from droneaudit.readers.media.mp4_samples import samples
 from droneaudit.sanitize import mp4, sanitize
 from droneaudit.sanitize.common import Options, parse_profile
-from readers.media.test_djmd import FIXES, SERIAL, dji_movie, wm261_sample
+from readers.media.test_djmd import FIXES, SERIAL, Fix, dji_movie, wm261_sample
 from readers.media.test_mp4 import TrackSpec, _trak, box, exiftool_runner, movie, qt_text, read_file
 
 from . import sha256
@@ -297,3 +299,38 @@ def test_rewrite_streams_to_a_file(tmp_path: Path) -> None:
         fmt, removed = mp4.rewrite(f, len(raw), out, Options())
     assert fmt == "mp4" and removed.fields["track meta/djmd"] == 1
     assert dst.read_bytes() == mp4.clean(raw, Options()).data
+
+
+# --- property test --------------------------------------------------------------------------------
+
+_LAT = st.floats(min_value=-80.0, max_value=80.0).filter(lambda v: abs(v) > 0.01)
+_LON = st.floats(min_value=-170.0, max_value=170.0).filter(lambda v: abs(v) > 0.01)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    fixes=st.lists(st.tuples(_LAT, _LON, st.integers(1_000, 900_000)), min_size=1, max_size=4),
+    with_xyz=st.booleans(),
+)
+def test_property_sanitize_then_inventory_finds_nothing_removed(
+    tmp_path: Path, fixes: list[tuple[float, float, int]], with_xyz: bool
+) -> None:
+    """djmd samples (positions, altitudes, times, serial) and a ©xyz atom: after cleaning, our reader
+    finds no position and no serial, and the ©xyz text and the serial are gone from the bytes."""
+    samples = [
+        wm261_sample(Fix(lat, lon, alt, 1000.0, f"2024-05-01 12:34:5{i}", 0))
+        for i, (lat, lon, alt) in enumerate(fixes)
+    ]
+    xyz = f"{fixes[0][0]:+08.4f}{fixes[0][1]:+09.4f}/"
+    spec = TrackSpec(b"meta", b"djmd", samples, name="DJI meta", timescale=30000, delta=1001)
+    raw = movie([spec], udta=[qt_text(b"\xa9xyz", xyz)] if with_xyz else None)
+    src = tmp_path / "p.mp4"
+    src.write_bytes(raw)
+    _fmt, before, _ = read_file(src)
+    assert len(before.tracks) >= len(fixes) and before.identities
+    outcome = mp4.clean(raw, Options())
+    assert outcome.data is not None
+    src.write_bytes(outcome.data)
+    _fmt, after, _ = read_file(src)
+    assert after.tracks == [] and not [i for i in after.identities if i.kind.endswith("serial")]
+    assert SERIAL.encode() not in outcome.data and xyz.encode() not in outcome.data

@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from droneaudit.readers._api import ProblemLog
 from droneaudit.readers.media import srt as reader
@@ -146,3 +148,43 @@ def test_demo_srt(tmp_path: Path) -> None:
     outcome = srt.clean(path.read_bytes(), Options())
     assert outcome.data is not None and parse(outcome.data) == (0, 0)
     assert f"{DEMO_PHOTOS[0].lat:.6f}".encode() not in outcome.data and sha256(path) == before
+
+
+# --- property test --------------------------------------------------------------------------------
+
+
+_COORD = st.floats(min_value=-89.0, max_value=89.0).filter(lambda v: abs(v) > 0.01)
+
+
+def _cue(family: str, n: int, lat: float, lon: float, alt: float) -> str:
+    timing = f"{n}\n00:00:{n % 60:02d},000 --> 00:00:{n % 60:02d},500\n"
+    if family == "legacy":
+        home = f"HOME({lon + 0.001:.6f},{lat + 0.001:.6f}) 2017.8.5 14:11:51"
+        body = f"{home}\nGPS({lon:.6f},{lat:.6f},16) BAROMETER:{alt:.1f}"
+    elif family == "p4-oneline":
+        body = f"F/3.2, SS 320, ISO 100, EV 0, GPS ({lon:.6f}, {lat:.6f}, 18), D 24.83m, H {alt:.2f}m"
+    else:
+        body = f"[iso: 100] [latitude: {lat:.6f}] [longitude: {lon:.6f}] "
+        body += f"[rel_alt: {alt:.3f} abs_alt: {alt + 400:.3f}]"
+    return timing + body + "\n"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    family=st.sampled_from(["legacy", "p4-oneline", "bracket-rel-abs"]),
+    fixes=st.lists(st.tuples(_COORD, _COORD, st.floats(1.0, 120.0)), min_size=1, max_size=6),
+    crlf=st.booleans(),
+)
+def test_property_sanitize_then_inventory_finds_no_position(
+    family: str, fixes: list[tuple[float, float, float]], crlf: bool
+) -> None:
+    text = "\n".join(_cue(family, i + 1, lat, lon, alt) for i, (lat, lon, alt) in enumerate(fixes))
+    data = (text.replace("\n", "\r\n") if crlf else text).encode()
+    assert parse(data)[0] == len(fixes)  # the generated file does reveal every fix
+    out = srt.clean(data, Options()).data
+    assert out is not None
+    assert parse(out) == (0, 0)
+    assert not POSITIONAL.search(out.decode())
+    for lat, lon, _alt in fixes:
+        assert f"{lat:.6f}".encode() not in out and f"{lon:.6f}".encode() not in out
+    assert TIMING.findall(out.decode()) == TIMING.findall(data.decode())  # cues and timings stay

@@ -221,3 +221,19 @@ def test_random_damage_never_raises(tmp_path: Path) -> None:
         ctx = scan_context()
         DngReader().read(path, "fuzz.dng", ctx)
         assert len(ctx.media) == 1
+
+
+def test_huge_xmp_is_refused_and_the_scan_goes_on(tmp_path: Path) -> None:
+    """An XMP tag claiming 6 MB (over the TIFF value limit): refused with a problem, nothing loaded."""
+    import droneaudit
+    from droneaudit.readers.media import tiff
+
+    huge = dji_packet(GpsLatitude="+1.0") + b" " * (tiff.MAX_VALUE_BYTES + (2 << 20))
+    built = build_tiff({"IFD0": Block([(0x010F, ASCII, "DJI"), (700, BYTE, huge)])})
+    bad = tmp_path / "a-huge.dng"
+    bad.write_bytes(built.data)
+    good = tmp_path / "b-good.dng"
+    good.write_bytes(dng(pad=0).data)
+    case = droneaudit.scan([bad, good])
+    assert {p.code for p in case.problems if p.file == str(bad)} >= {"tiff-value-too-large"}
+    assert {t.file for t in case.tracks} == {str(good)}

@@ -388,3 +388,23 @@ def test_random_damage_never_raises(tmp_path: Path) -> None:
             data = data[: rng.randrange(len(data))]
         path.write_bytes(bytes(data))
         read_file(path)
+
+
+def test_thousands_of_segments_stop_at_the_limit_and_the_scan_goes_on(tmp_path: Path) -> None:
+    import time
+
+    import droneaudit
+    from droneaudit.readers.media.jpeg import MAX_SEGMENTS
+
+    many = tmp_path / "a-many.jpg"
+    many.write_bytes(jpeg(*[segment(0xE5, b"x")] * (MAX_SEGMENTS + 5000), xmp_segment(dji_packet())))
+    good = tmp_path / "b-good.jpg"
+    good.write_bytes(full_dji_photo())
+    started = time.monotonic()
+    case = droneaudit.scan([many, good])
+    assert time.monotonic() - started < 30
+    (limit,) = [p for p in case.problems if p.file == str(many)]
+    assert (
+        limit.code == "jpeg-segment-limit" and limit.offset == 2 + 5 * MAX_SEGMENTS
+    )  # SOI, then 5-byte segments
+    assert {t.file for t in case.tracks} == {str(good)}

@@ -584,3 +584,28 @@ def test_random_damage_never_raises(tmp_path: Path) -> None:
 
 def test_track_label_without_handler() -> None:
     assert Track().label == "?:/"
+
+
+def test_deep_and_many_boxes_are_bounded_and_the_scan_goes_on(tmp_path: Path) -> None:
+    import time
+
+    import droneaudit
+
+    nested = b""
+    for _ in range(10_000):
+        nested = box(b"udta", nested)
+    deep = tmp_path / "a-deep.mp4"
+    deep.write_bytes(box(b"ftyp", b"isom\x00\x00\x00\x00") + box(b"moov", mvhd(), nested))
+    many = tmp_path / "b-many.mp4"
+    many.write_bytes(box(b"ftyp", b"isom\x00\x00\x00\x00") + box(b"free") * (mp4_boxes.MAX_BOXES + 10))
+    good = tmp_path / "c-good.mp4"
+    good.write_bytes(
+        box(b"ftyp", b"isom\x00\x00\x00\x00")
+        + box(b"moov", mvhd(), box(b"udta", qt_text(b"\xa9xyz", "+10.0+020.0/")))
+    )
+    started = time.monotonic()
+    case = droneaudit.scan([deep, many, good])
+    assert time.monotonic() - started < 60
+    assert "mp4-box-limit" in {p.code for p in case.problems if p.file == str(many)}
+    assert [(t.file, t.lat, t.lon) for t in case.tracks] == [(str(good), 10.0, 20.0)]
+    assert {i.path: i.format for i in case.inputs}[str(deep)] == "mp4"

@@ -277,3 +277,45 @@ def test_cues_without_blank_separators(tmp_path: Path) -> None:
     )
     records, _ = _read(_write(tmp_path, "tight.SRT", text))
     assert [(t.index, t.lat, t.lon) for t in records.tracks] == [(1, 47.4692, 8.209), (2, 47.4693, 8.2091)]
+
+
+def test_millions_of_lines_stay_bounded_and_the_scan_goes_on(tmp_path: Path) -> None:
+    """2 million lines in one cue: never held as a list of lines (that alone is ~120 MB), the cue is
+    capped and reported, and the scan reads the next file. Memory is the peak RSS growth of a fresh
+    interpreter reading the file, so earlier tests cannot hide it."""
+    import subprocess
+    import sys
+
+    import droneaudit
+    from droneaudit.readers.media import srt
+
+    body = "[latitude: 47.3769] [longitude: 8.5417]\n" + "ab\n" * 2_000_000
+    huge = _write(tmp_path, "a-huge.SRT", "1\n00:00:00,000 --> 00:00:01,000\n" + body)
+    good = _write(
+        tmp_path, "b-good.SRT", "1\n00:00:00,000 --> 00:00:01,000\n[latitude: 1.5] [longitude: 2.5]\n"
+    )
+    probe = (
+        "import resource, sys, time\n"
+        "from pathlib import Path\n"
+        "from droneaudit.readers._api import ProblemLog\n"
+        "from droneaudit.readers.media import srt\n"
+        "before, t = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.monotonic()\n"
+        "srt.parse(Path(sys.argv[1]).read_bytes(), 'x', '0' * 64, 'srt', ProblemLog())\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, time.monotonic() - t)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, str(huge)], capture_output=True, text=True, check=True)
+    grown_kib, seconds = out.stdout.split()
+    assert int(grown_kib) < 5 * huge.stat().st_size // 1024  # bytes + text (+ slack), not per-line objects
+    assert float(seconds) < 60
+    rec, ctx = _read(huge)
+    assert _codes(ctx)["srt-cue-too-long"] == (1, 1) and srt.MAX_CUE_LINES < 2_000_000
+    assert [(t.lat, t.lon) for t in rec.tracks] == [(47.3769, 8.5417)]
+    case = droneaudit.scan([huge, good])
+    assert {t.file for t in case.tracks} == {str(huge), str(good)}
+
+
+def test_cue_numbers_int_cannot_take_are_not_cues(tmp_path: Path) -> None:
+    """Found while bounding the reader: ``str.isdigit`` accepts "²" and 5000-digit runs, ``int`` does not."""
+    text = "²\n00:00:00,000 --> 00:00:01,000\nx\n\n" + "9" * 5000 + "\n00:00:01,000 --> 00:00:02,000\ny\n"
+    rec, ctx = _read(_write(tmp_path, "odd.SRT", text))
+    assert rec.tracks == [] and "no-cues" in _codes(ctx)

@@ -155,3 +155,22 @@ def test_dji_lookup_ignores_case_and_prefers_the_first_name() -> None:
     assert dji.number("GpsLatitude", "Latitude") == 1.0
     assert dji.get("gpslatitude") == ("+1.0", "XMP drone-dji:GPSLatitude")
     assert dji.number("Missing") is None
+
+
+def test_huge_packet_is_cut_at_the_limit_and_reported() -> None:
+    """A 40 MB packet (a property value that never ends): only MAX_PACKET bytes are looked at."""
+    huge = packet(f'<rdf:Description xmlns:dd="{DJI}" dd:GpsLatitude="+40.5" dd:Junk="').rstrip(b"\x00")
+    huge += b"A" * (40 << 20) + b'"/>' + RDF_CLOSE.encode()
+    started = time.monotonic()
+    result = xmp.parse(huge)
+    assert time.monotonic() - started < 5
+    assert result.issue is not None and result.issue[0] == "xmp-malformed"
+    assert len(huge) > 10 * xmp.MAX_PACKET
+
+
+def test_huge_but_well_formed_packet_keeps_its_first_properties() -> None:
+    """XMP padding can be megabytes of spaces: cut at MAX_PACKET, what came before still reads."""
+    padded = packet(f'<rdf:Description xmlns:dd="{DJI}" dd:GpsLatitude="+40.5"/>') + b" " * (8 << 20)
+    result = xmp.parse(padded)
+    assert result.issue is None
+    assert DjiXmp(result.props).number("GpsLatitude") == 40.5

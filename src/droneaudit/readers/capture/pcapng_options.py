@@ -14,6 +14,9 @@ import numpy as np
 
 from droneaudit.model import Interface
 
+#: if_tsoffset beyond +-2^32 s (136 years) is damage; it is ignored rather than overflow the clock.
+MAX_TSOFFSET_S = 1 << 32
+
 
 @dataclass(frozen=True)
 class IfaceClock:
@@ -24,12 +27,16 @@ class IfaceClock:
     offset_s: int = 0
 
     def to_ns(self, ticks: np.ndarray) -> np.ndarray:
+        """Nanoseconds; a resolution finer than 10^-27 s turns every tick count into 0 (a damaged option
+        must not overflow the int64 divisor)."""
         if self.binary:
             ns = (ticks.astype(np.float64) / float(2**self.exponent) * 1e9).astype(np.int64)
         elif self.exponent <= 9:
             ns = ticks * (10 ** (9 - self.exponent))
-        else:
+        elif self.exponent - 9 <= 18:
             ns = ticks // (10 ** (self.exponent - 9))
+        else:
+            ns = np.zeros_like(ticks)
         return ns + self.offset_s * 1_000_000_000
 
 
@@ -64,6 +71,7 @@ def parse_idb(
             exponent, binary = value[0] & 0x7F, bool(value[0] & 0x80)
         elif code == 14 and len(value) >= 8:
             offset = struct.unpack_from(">q" if big else "<q", value)[0]
+            offset = offset if abs(offset) <= MAX_TSOFFSET_S else 0  # else ns would overflow int64
     iface = Interface(file, local, link_type, name, tuple(addrs))
     return iface, IfaceClock(exponent, binary, offset)
 

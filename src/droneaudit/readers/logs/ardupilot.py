@@ -34,12 +34,14 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from droneaudit.model import Identity, MediaItem, MediaRecords, TrackPoint
 from droneaudit.readers._api import ProblemLog, ScanContext
+from droneaudit.readers.logs.dataflash_guard import NoProgress, guarded_reader
+from droneaudit.readers.logs.log_time import gps_to_utc_us as gps_to_utc_us
+from droneaudit.readers.logs.log_time import iso_us as iso_us
 from droneaudit.readers.source import sha256_file
 
 MAGIC = b"\xa3\x95\x80"  #: message header A3 95 + type 0x80: every log opens with the FMT of FMT
@@ -48,13 +50,6 @@ SERIAL_KINDS = ("hardware-uuid", "aircraft-serial", "battery-serial")  #: shown 
 #: Set while pymavlink imports and indexes (then restored): no C indexer; a prebuilt dialect, never mavgen.
 PYMAVLINK_ENV = {"PYMAVLINK_FAST_INDEX": "0", "MAVLINK_DIALECT": "ardupilotmega"}
 WANTED = ["GPS", "GPS2", "POS", "CAM", "ORGN", "CMD", "RALY", "MSG", "VER", "PARM"]
-#: Months whose 1st (UTC) began with one more leap second (IERS Bulletin C, none announced to 2026-12).
-_LEAPS = "1981-07 1982-07 1983-07 1985-07 1988-01 1990-01 1991-01 1992-07 1993-07 1994-07 1996-01 1997-07 "
-_LEAPS += "1999-01 2006-01 2009-01 2012-07 2015-07 2017-01"
-LEAP_SECONDS = tuple(
-    (int(datetime.fromisoformat(f"{d}-01T00:00Z").timestamp()), n) for n, d in enumerate(_LEAPS.split(), 1)
-)
-GPS_EPOCH_S = int(datetime(1980, 1, 6, tzinfo=UTC).timestamp())
 BOARD_ID = re.compile(r"^(\S+) ([0-9A-Fa-f]{8}) ([0-9A-Fa-f]{8}) ([0-9A-Fa-f]{8})\s*$")
 BANNER = re.compile(r"^(Ardu\w+|Antenna\w*|Blimp|AP_Periph)\b.*\bV\d")
 FRAME_REFS = {0: "msl", 3: "relative", 5: "msl", 6: "relative"}  #: MAV_FRAME -> alt_ref (terrain: none)
@@ -159,16 +154,17 @@ class DataflashReader:
         chatter.report(display, ctx.problems, "pymavlink")
         if log is not None and not collected.types:
             ctx.problems.add(display, "truncated-file-header", "no message definitions (FMT) found", offset=0)
-        ctx.media.append(collected.records(display, digest))
+        ctx.media.append(collected.records(display, digest, ctx.problems))
         return FORMAT, digest
 
 
 def _open(path: Path, display: str, problems: ProblemLog) -> Any:
     """pymavlink's indexed reader, or None (and a problem) when it cannot even index the file."""
     try:
-        from pymavlink import DFReader
-
-        return DFReader.DFReader_binary(str(path))
+        return guarded_reader()(str(path))
+    except NoProgress as exc:
+        problems.add(display, "parser-limit", f"pymavlink would loop for ever: {exc}", offset=exc.offset)
+        return None
     except Exception as exc:  # mmap of an empty file, struct errors in a damaged FMT, …
         problems.add(display, "unreadable-log", f"pymavlink cannot read it: {exc}", offset=0)
         return None
@@ -186,8 +182,8 @@ class _Collected:
     types: int = 0
     messages: int = 0
 
-    def records(self, display: str, digest: str) -> MediaRecords:
-        tracks = settle_times(self.fixes, display, "DataFlash")
+    def records(self, display: str, digest: str, problems: ProblemLog | None = None) -> MediaRecords:
+        tracks = settle_times(self.fixes, display, "DataFlash", problems)
         identities = board_identities(self.texts, display, "DataFlash MSG")
         identities += param_identities(self.params, display, "ArduPilot parameter")
         if fws := str(self.version.get("FWS") or "").strip():
@@ -286,23 +282,11 @@ def has_fix(lat: float, lon: float) -> bool:
     return finite and abs(lat) <= 90 and abs(lon) <= 180 and (lat, lon) != (0.0, 0.0)
 
 
-def gps_to_utc_us(week: int, ms: float) -> int | None:
-    """UTC microseconds for GPS week + milliseconds of week (GPS time minus the leap seconds then)."""
-    if week <= 0 or not 0 <= ms < 604_800_000:
-        return None
-    gps_us = (GPS_EPOCH_S + week * 604_800) * 1_000_000 + round(ms * 1000)
-    leaps = next((n for start, n in reversed(LEAP_SECONDS) if gps_us // 1_000_000 - n >= start), 0)
-    return gps_us - leaps * 1_000_000
-
-
-def iso_us(utc_us: int) -> str:
-    """ISO 8601 UTC with microseconds and "Z" (fixed width, as the ULog reader writes it)."""
-    seconds, micros = divmod(utc_us, 1_000_000)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def settle_times(fixes: list[Fix], display: str, label: str) -> list[TrackPoint]:
-    """TrackPoints with UTC where the log supports it: own GPS time, else boot clock + first GPS offset."""
+def settle_times(
+    fixes: list[Fix], display: str, label: str, problems: ProblemLog | None = None
+) -> list[TrackPoint]:
+    """TrackPoints with UTC where the log supports it: own GPS time, else boot clock + first GPS offset.
+    A time no calendar holds (a damaged clock) leaves the point without one, reported in ``problems``."""
     offset = next((f.utc_us - f.boot_us for f in fixes if f.utc_us and f.boot_us is not None), None)
     out: list[TrackPoint] = []
     for f in fixes:
@@ -312,6 +296,9 @@ def settle_times(fixes: list[Fix], display: str, label: str) -> list[TrackPoint]
         elif f.timed and f.boot_us is not None and offset is not None:
             basis, utc = "offset", iso_us(f.boot_us + offset)
             source += f" (UTC from boot clock + {label} GPS offset)"
+        if basis and not utc and problems is not None:
+            problems.add(display, "implausible-time", "a clock value beyond year 9999; the point has no time")
+        basis = basis if utc else None
         out.append(
             TrackPoint(display, f.kind, f.lat, f.lon, f.alt, f.alt_ref if f.alt is not None else None,
                        utc, None, basis, source, f.number)

@@ -363,6 +363,7 @@ def _point(fix: Fix, system: int, stamp: int, state: _State, display: str) -> Tr
     elif _unix_us(stamp):
         basis, utc = "utc", iso_us(stamp)
         source += " (ground-station receive time)"
+    basis = basis if utc else None
     vehicles = (state.autopilots.get(system), state.autopilots.get(state.planned.get(fix, -1)))
     if fix.kind == "target" and fix.number == 0 and ARDUPILOT in vehicles and "RALLY" not in fix.source:
         fix, source = replace(fix, kind="home"), source + " (ArduPilot keeps home there)"

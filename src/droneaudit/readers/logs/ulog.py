@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pyulog import ULog
 
@@ -86,7 +86,11 @@ class UlogReader:
         chatter = io.StringIO()  # pyulog prints warnings; readers never print, so they become problems
         try:
             with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
-                log = ULog(str(path), [*GPS_TOPICS, *OTHER_TOPICS])
+                log = _load(path)
+        except ParserStuck as exc:
+            ctx.problems.add(display, "parser-limit", str(exc), offset=exc.offset)
+            ctx.media.append(MediaRecords(MediaItem(display, digest, "ulog")))
+            return "ulog", digest
         except Exception as exc:  # pyulog raises ULogException, OSError, struct.error… on damage
             ctx.problems.add(display, "unreadable-log", f"pyulog cannot read it: {exc}", offset=0)
             ctx.media.append(MediaRecords(MediaItem(display, digest, "ulog")))
@@ -96,6 +100,45 @@ class UlogReader:
         _check_damage(log, path, display, ctx.problems)
         ctx.media.append(records(log, display, digest, ctx.problems))
         return "ulog", digest
+
+
+def _load(path: Path) -> Any:
+    with path.open("rb") as f:
+        return ULog(Budgeted(f, path.stat().st_size), [*GPS_TOPICS, *OTHER_TOPICS])
+
+
+class ParserStuck(Exception):
+    """pyulog asked for far more reads than the file can need: its resynchronisation went in circles."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__("pyulog kept re-reading damaged data (a message cut by the file's end); stopped")
+        self.offset = offset
+
+
+class Budgeted:
+    """The file as pyulog sees it, with a budget of read calls. pyulog 1.3 steps back over a message
+    whose size runs past the end of the file and reads it again, for ever; a sound parse needs at most
+    two reads per byte (header and body of a one-byte resynchronisation step), so four per byte plus a
+    margin is a bound no real log reaches."""
+
+    def __init__(self, f: BinaryIO, size: int) -> None:
+        self._f = f
+        self._left = 4 * size + 1024
+
+    def read(self, n: int = -1) -> bytes:
+        self._left -= 1
+        if self._left < 0:
+            raise ParserStuck(self._f.tell())
+        return self._f.read(n)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def close(self) -> None:
+        self._f.close()
 
 
 def _check_damage(log: Any, path: Path, display: str, problems: ProblemLog) -> None:
@@ -128,6 +171,8 @@ def records(log: Any, display: str, digest: str, problems: ProblemLog) -> MediaR
     tracks = [_point(s, "aircraft", display, None) for s in gps]
     for topic, kind in OTHER_TOPICS.items():
         tracks.extend(_point(s, kind, display, offset) for s in _samples(log, topic))
+    if any(s.utc_us and _iso(s.utc_us) is None for s in gps):
+        problems.add(display, "implausible-time", "a GPS time beyond year 9999; those points have no time")
     identities = _identities(log, display)
     return MediaRecords(_item(log, tracks, identities, display, digest), tracks, identities)
 
@@ -137,6 +182,8 @@ def _samples(log: Any, topic: str) -> Iterator[_Sample]:
         if dataset.name != topic:
             continue
         data: dict[str, Any] = dataset.data
+        if "timestamp" not in data:  # a damaged format declaration (found by fuzzing)
+            continue
         label = f"{topic}[{dataset.multi_id}]"
         for i in range(len(data["timestamp"])):
             sample = _sample(data, i, label)
@@ -150,7 +197,7 @@ def _sample(data: dict[str, Any], i: int, label: str) -> _Sample | None:
 
     if "latitude_deg" in data:
         lat, lon = value("latitude_deg"), value("longitude_deg")
-    elif "lat" in data and data["lat"].dtype.kind in "iu":
+    elif "lat" in data and "lon" in data and data["lat"].dtype.kind in "iu":  # "lon" may be missing: fuzzing
         lat, lon = float(data["lat"][i]) / 1e7, float(data["lon"][i]) / 1e7
     else:
         lat, lon = value("lat"), value("lon")
@@ -176,9 +223,14 @@ def _altitude(data: dict[str, Any], i: int) -> tuple[float, str] | None:
     return None
 
 
-def _iso(utc_us: int) -> str:
+def _iso(utc_us: int) -> str | None:
+    """None for a time no calendar holds (a damaged clock field)."""
     seconds, micros = divmod(utc_us, 1_000_000)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        when = datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return when.replace(microsecond=micros).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _point(sample: _Sample, kind: str, display: str, offset: int | None) -> TrackPoint:
@@ -189,6 +241,7 @@ def _point(sample: _Sample, kind: str, display: str, offset: int | None) -> Trac
     elif offset is not None:
         basis, utc = "offset", _iso(sample.boot_us + offset)
         source += " (UTC from boot clock + GPS offset)"
+    basis = basis if utc else None
     return TrackPoint(
         file=display,
         kind=kind,

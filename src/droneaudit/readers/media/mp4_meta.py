@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 QT_EPOCH = datetime(1904, 1, 1, tzinfo=UTC)
+#: Seconds from the QuickTime epoch to the end of year 9999: beyond is damage, not a date (fuzzing).
+_MAX_QT = int((datetime(9999, 12, 31, tzinfo=UTC) - QT_EPOCH).total_seconds())
 #: udta text atoms kept as facts (name in MediaItem.extra).
 TEXT_ATOMS = {
     "©mak": "make", "©mod": "model", "©mdl": "model", "©swr": "software", "©day": "date",
@@ -57,9 +59,8 @@ def mvhd_created(payload: bytes) -> tuple[str | None, float | None]:
     if len(payload) < 4 + struct.calcsize(fmt):
         return None, None
     created, _modified, scale, duration = struct.unpack_from(fmt, payload, 4)
-    when = (
-        (QT_EPOCH + timedelta(seconds=created)).strftime("%Y-%m-%dT%H:%M:%S") if 0 < created < 2**40 else None
-    )
+    stamp = QT_EPOCH + timedelta(seconds=created) if 0 < created < _MAX_QT else None
+    when = stamp.strftime("%Y-%m-%dT%H:%M:%S") if stamp is not None else None
     return when, (duration / scale if scale else None)
 
 

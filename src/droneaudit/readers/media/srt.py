@@ -50,12 +50,13 @@ from pathlib import Path
 
 from droneaudit.model import MediaItem, MediaRecords, TrackPoint
 from droneaudit.readers._api import ProblemLog, ScanContext
+from droneaudit.readers.media.srt_cues import MAX_CUE_LINES as MAX_CUE_LINES
+from droneaudit.readers.media.srt_cues import Cue, check_cut, split_cues
 from droneaudit.readers.source import GZIP_MAGIC, read_bounded
 
 #: Never read more than this from one SRT (a one-hour per-frame file is about 25 MB).
 MAX_BYTES = 256 << 20
 _NUM = r"-?\d+(?:\.\d+)?"
-_TIMING = re.compile(r"^(\d{1,2}:\d{2}:\d{2}[,.]\d{1,3})\s*-->\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}")
 _DATE = re.compile(
     r"(\d{4})[-./](\d{1,2})[-./](\d{1,2})[ T](\d{1,2}):(\d{2}):(\d{2})(?:[,.](\d{1,3})(?:,(\d{3}))?)?(Z?)"
 )
@@ -69,18 +70,10 @@ _DJI_HINT = re.compile(
 
 
 @dataclass
-class _Cue:
-    number: int
-    line: int  #: 1-based line of the cue number
-    offset: str | None  #: start of the "-->" timing line, e.g. "00:00:04,000"
-    body: list[str]
-
-
-@dataclass
 class _Frame:
     """What one cue says, before file-level decisions (radians) are applied."""
 
-    cue: _Cue
+    cue: Cue
     family: str | None = None
     time_local: str | None = None
     time_utc: str | None = None
@@ -140,47 +133,18 @@ def parse(data: bytes, display: str, digest: str, fmt: str, problems: ProblemLog
     text = data.decode("utf-8", "replace").lstrip("\ufeff")
     if "\ufffd" in text:
         problems.add(display, "bad-encoding", "bytes that are not UTF-8 were replaced")
-    cues = _split(text)
+    cues = split_cues(text, display, problems)
     if not text.strip():
         problems.add(display, "empty-file", "the SRT holds no text", offset=0)
     elif not cues:
         problems.add(display, "no-cues", "no numbered subtitle cue found", offset=0)
     result = _Result([_parse_cue(c, display, problems) for c in cues])
-    _check_cut(cues, display, problems)
+    check_cut(cues, display, problems)
     result.radians = _seems_radians([f.keyed for f in result.frames if f.keyed])
     return _records(result, display, digest, fmt, problems)
 
 
-def _split(text: str) -> list[_Cue]:
-    """Cues: a number line (at the start, after a blank line, or right before a timing line), then an
-    optional timing line, then the body."""
-    cues: list[_Cue] = []
-    blank_before = True
-    lines = [raw.strip() for raw in text.splitlines()]
-    for i, line in enumerate(lines, start=1):
-        timing_next = i < len(lines) and _TIMING.match(lines[i]) is not None
-        if line.isdigit() and (blank_before or timing_next):
-            cues.append(_Cue(int(line), i, None, []))
-        elif cues and (m := _TIMING.match(line)) and cues[-1].offset is None and not cues[-1].body:
-            cues[-1].offset = m.group(1)
-        elif line and cues:
-            cues[-1].body.append(line)
-        blank_before = not line
-    return cues
-
-
-def _check_cut(cues: list[_Cue], display: str, problems: ProblemLog) -> None:
-    """A cue is cut when its brackets do not close, or (the last one) it is shorter than the one before."""
-    for i, cue in enumerate(cues):
-        text = " ".join(cue.body)
-        unbalanced = text.count("[") != text.count("]") or text.count("(") != text.count(")")
-        unclosed = "<font" in text and "</font>" not in text
-        shorter = i == len(cues) - 1 and i > 0 and len(cue.body) < len(cues[i - 1].body)
-        if unbalanced or unclosed or shorter or not cue.body:
-            problems.add(display, "truncated-record", f"cue {cue.number} is cut short", frame=cue.number)
-
-
-def _parse_cue(cue: _Cue, display: str, problems: ProblemLog) -> _Frame:
+def _parse_cue(cue: Cue, display: str, problems: ProblemLog) -> _Frame:
     text = "\n".join(cue.body)
     frame = _Frame(cue, family=_family(text))
     if m := _DATE.search(text):

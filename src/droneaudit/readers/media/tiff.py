@@ -227,6 +227,7 @@ class _Walker:
             self.issue("tiff-value-out-of-bounds", f"tag 0x{tag:04x} value ({total} bytes) overruns", at)
             return Entry(tag, typ, count, where, None)
         if total > MAX_VALUE_BYTES:
+            self.issue("tiff-value-too-large", f"tag 0x{tag:04x} value ({total} bytes) is over the limit", at)
             return Entry(tag, typ, count, where, None)
         return Entry(tag, typ, count, where, _decode(self.src.read_at(where, total), typ, count, self.endian))
 

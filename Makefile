@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 export TZ := UTC
 export LC_ALL := C.UTF-8
 
-.PHONY: demo test lint typecheck unit bench clean docs wheelhouse
+.PHONY: demo test lint typecheck unit bench clean docs wheelhouse fuzz
 
-$(STAMP): pyproject.toml
+# _walk.c: the compiled capture kernels are rebuilt (in place, editable) when their source changes.
+$(STAMP): pyproject.toml src/droneaudit/readers/capture/_walk.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -18,8 +19,8 @@ demo: $(STAMP)
 	$(BIN)/droneaudit demo --out build/demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check src tests bench scripts fuzz
+	$(BIN)/ruff format --check src tests bench scripts fuzz
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -31,6 +32,14 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# Coverage-guided fuzzing of every reader (docs/fuzzing.md): FUZZ_SECONDS per reader, corpora and
+# findings kept in build/fuzz/<reader>/; a table of executions and findings at the end (exit 1 on any).
+FUZZ_SECONDS ?= 180
+FUZZ_READERS ?=
+fuzz: $(STAMP)
+	$(BIN)/python fuzz/fuzz_readers.py --work build/fuzz --keep-going $(foreach r,$(FUZZ_READERS),--reader $(r)) \
+		-max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=2048
 
 # The documentation site, offline (no CDN, fonts or analytics): build/site/index.html. The reference
 # pages are regenerated from the code first (commit them: tests/test_docs.py fails while they are stale).

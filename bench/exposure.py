@@ -9,15 +9,17 @@
   which is 100 m north-south but only ~65 m east-west at 47°N), one ``query(predicate="intersects")``.
   Faster to write and wrong in metres; timed so the cost of being right is visible.
 * geopandas-sjoin: ``sjoin_nearest`` with ``max_distance`` in a single UTM zone (metric, but a single
-  projection only works for a region this small).
+  projection only works for a region this small); run in the bench's peers venv (peer_geopandas.py).
 """
 
 from __future__ import annotations
 
-import importlib
+import json
+import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,24 +27,13 @@ import shapely
 
 from droneaudit.sites import Site, match
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scene import boxes, scene_arrays
+
 
 def scene(points: int, polygons: int, seed: int = 7) -> tuple[list[Site], np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    clat = rng.uniform(42.0, 52.0, polygons)
-    clon = rng.uniform(3.0, 13.0, polygons)
-    half = 0.0009
-    sites = [
-        Site.make(
-            f"s{i}", "bench", shapely.box(lo - half * 1.4, la - half, lo + half * 1.4, la + half), 100.0
-        )
-        for i, (la, lo) in enumerate(zip(clat, clon, strict=True))
-    ]
-    lat = rng.uniform(42.0, 52.0, points)
-    lon = rng.uniform(3.0, 13.0, points)
-    near = rng.random(points) < 0.05
-    pick = rng.integers(0, polygons, int(near.sum()))
-    lat[near] = clat[pick] + rng.normal(0, 0.001, pick.size)
-    lon[near] = clon[pick] + rng.normal(0, 0.0015, pick.size)
+    clat, clon, lat, lon = scene_arrays(points, polygons, seed)
+    sites = [Site.make(f"s{i}", "bench", shapely.box(*b), 100.0) for i, b in enumerate(boxes(clat, clon))]
     return sites, lat, lon
 
 
@@ -63,15 +54,18 @@ def _naive(sites: list[Site], lat: np.ndarray, lon: np.ndarray) -> tuple[int, in
     return int(hits.shape[1]), int(np.unique(hits[0]).size)
 
 
-def _geopandas(sites: list[Site], lat: np.ndarray, lon: np.ndarray) -> tuple[int, int] | None:
-    try:
-        gpd: Any = importlib.import_module("geopandas")
-    except ImportError:
+def _geopandas(points: int, polygons: int) -> tuple[float, tuple[int, int]] | None:
+    """Run in the peers' venv (see peer_geopandas.py); None when it has no geopandas."""
+    py = Path(__file__).resolve().parent / "_work" / "venv" / "bin" / "python"
+    if not py.exists():
         return None
-    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs=4326).to_crs(32632)
-    polys = gpd.GeoDataFrame(geometry=[s.geometry for s in sites], crs=4326).to_crs(32632)
-    joined = gpd.sjoin_nearest(pts, polys, max_distance=100.0, how="inner")
-    return len(joined), int(joined.index.nunique())
+    script = Path(__file__).resolve().parent / "peer_geopandas.py"
+    res = subprocess.run([str(py), str(script), str(points), str(polygons)], capture_output=True, text=True)
+    if res.returncode != 0:
+        print(f"  geopandas peer failed: {res.stderr.strip().splitlines()[-1:]}")
+        return None
+    out = json.loads(res.stdout)
+    return out["seconds"], (out["pairs"], out["points"])
 
 
 def bench_exposure(
@@ -86,13 +80,12 @@ def bench_exposure(
     for name, fn in (
         ("ours", lambda: _ours(sites, lat, lon)),
         ("shapely-strtree (degrees, wrong)", lambda: _naive(sites, lat, lon)),
-        ("geopandas-sjoin_nearest (UTM 32N)", lambda: _geopandas(sites, lat, lon)),
     ):
-        seconds, counts = _timed(fn)
-        if counts is None:
-            print(f"  {name:36s} not installed")
-            continue
-        results[name] = (seconds, counts)
+        results[name] = _timed(fn)
+    peer = _geopandas(points, polygons)
+    if peer is not None:
+        results["geopandas-sjoin_nearest (UTM 32N)"] = peer
+    for name, (seconds, counts) in results.items():
         print(f"  {name:36s} {seconds:7.2f} s  {counts[0]:>9,} pairs, {counts[1]:>9,} points")
     return results
 

@@ -8,7 +8,7 @@ follows the verdict), and 2 when the request is wrong or nothing could be read.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import duckdb
 import typer
@@ -19,9 +19,10 @@ from droneaudit.case import Case
 from droneaudit.case_load import is_case_file, load_case
 from droneaudit.cli_time import BufferOpt, ClockOpt, SitesOpt, WindowOpt, clock_offsets, load_sites
 from droneaudit.errors import NothingReadable, UsageError
-from droneaudit.render.html import write_html
 from droneaudit.scan import conclude
-from droneaudit.sites import Site
+
+if TYPE_CHECKING:  # jinja2 and shapely load only when a report is written, not for every CLI command
+    from droneaudit.sites import Site
 
 #: DuckDB's file header: 8 bytes of checksum, then the magic.
 
@@ -74,6 +75,8 @@ def report(
     if not case.readable():
         raise NothingReadable("no input could be read as evidence; no report written")
     case.claims = claims_mod.evaluate(case, declared)
+    from droneaudit.render.html import write_html
+
     write_html(case, html, conditions=declared, sites=layers)
     if json is not None:
         json.write_text(case.to_json(), encoding="utf-8")

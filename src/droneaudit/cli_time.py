@@ -4,12 +4,14 @@ buffers, per-source clock offsets, and the window around a flight in which traff
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from droneaudit import sites as sites_mod
 from droneaudit.errors import UsageError
+
+if TYPE_CHECKING:
+    from droneaudit.sites import Site
 
 SitesOpt = Annotated[
     list[Path] | None,
@@ -29,8 +31,12 @@ WindowOpt = Annotated[
 ]
 
 
-def load_sites(paths: list[Path] | None, buffer_m: float | None) -> list[sites_mod.Site]:
-    return sites_mod.load(paths or [], buffer_m=buffer_m) if paths else []
+def load_sites(paths: list[Path] | None, buffer_m: float | None) -> list[Site]:
+    if not paths:
+        return []
+    from droneaudit import sites as sites_mod  # shapely loads only when sites are given
+
+    return sites_mod.load(paths, buffer_m=buffer_m)
 
 
 def clock_offsets(specs: list[str] | None) -> dict[str, float]:

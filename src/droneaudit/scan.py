@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,7 +36,9 @@ from droneaudit.readers.capture.device import IPNet, parse_device
 from droneaudit.readers.capture.flows import FlowBuilder
 from droneaudit.readers.capture.interfaces import InterfaceRegistry
 from droneaudit.readers.source import peek, sha256_file
-from droneaudit.sites import Site
+
+if TYPE_CHECKING:  # shapely loads only when sites are given
+    from droneaudit.sites import Site
 
 
 def expand(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -79,6 +82,7 @@ def scan(
     problems = ProblemLog()
     interfaces = InterfaceRegistry()
     ctx = ScanContext(problems, interfaces, FlowBuilder(interfaces, problems), progress)
+    ctx.flows.payloads.forget_done = True  # this builder is never absorbed into another
     content_pipeline.tap_for(ctx, content)
     inputs = [_read_one(path, ctx, readers) for path in expand(paths)]
     flows, stats = ctx.flows.finish(nets)

@@ -31,9 +31,11 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from timezonefinder import TimezoneFinder
+if TYPE_CHECKING:  # imported where first used: the zone polygons (~10 MB) only matter for media times
+    from timezonefinder import TimezoneFinder
 
 #: Wall-clock spellings accepted as text: ISO 8601 (``T`` or space) and EXIF's colon-separated date.
 _FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d %H:%M:%S")
@@ -51,6 +53,8 @@ class ZoneInference:
 @lru_cache(maxsize=1)
 def _finder() -> TimezoneFinder:
     """One finder per process: opening the polygon files takes ~25 ms, a query then ~0.1 ms."""
+    from timezonefinder import TimezoneFinder
+
     return TimezoneFinder()
 
 

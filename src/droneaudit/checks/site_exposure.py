@@ -22,12 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from droneaudit.flights import assign_points, clock_offset, format_utc, media_flights, parse_utc
 from droneaudit.model import Exposure, Flight, MediaItem, TrackPoint
-from droneaudit.sites import Site, match
+
+if TYPE_CHECKING:  # shapely is imported only when there are sites to match (see exposures)
+    from droneaudit.sites import Site
 
 PHOTO_FORMATS = frozenset({"jpeg", "rjpeg", "dng", "tiff", "heic"})
 KIND_LABEL = {"aircraft": "track", "home": "home", "operator": "operator", "target": "target"}
@@ -73,6 +76,8 @@ def exposures(
     lon = np.fromiter((p.lon for p in kept), np.float64, len(kept))
     lat = np.concatenate([lat, np.array([m.lat for m in photos], dtype=np.float64)])
     lon = np.concatenate([lon, np.array([m.lon for m in photos], dtype=np.float64)])
+    from droneaudit.sites import match
+
     hits = match(sites, lat, lon)
     wanted = sorted({int(i) for i in hits.point if i < len(kept)})
     owners = assign_points([kept[i] for i in wanted], flights, clock_offsets)

@@ -19,6 +19,11 @@ from droneaudit.readers._api import ProblemLog
 GZIP_MAGIC = b"\x1f\x8b"
 #: Decompression-bomb guard: never inflate more than this from one .gz input.
 MAX_INFLATED = 64 << 30
+#: Chunks waiting for the hash thread. Each holds a reader's whole chunk (16 MiB for captures), so this
+#: bounds memory when hashing falls behind (on a busy machine): one waiting chunk keeps both threads busy.
+HASH_QUEUE = 1
+#: Most bytes one inflate step may produce (memory stays flat whatever the compression ratio).
+_STEP = 1 << 20
 
 
 class ByteStream(Protocol):
@@ -37,7 +42,7 @@ class HashingFile:
     def __init__(self, path: Path) -> None:
         self._f = path.open("rb")
         self._h = hashlib.sha256()
-        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self._q: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=HASH_QUEUE)
         self._worker = threading.Thread(target=self._consume, daemon=True)
         self._worker.start()
 
@@ -50,6 +55,14 @@ class HashingFile:
         if data:
             self._q.put(data)
         return data
+
+    def readinto(self, view: memoryview) -> int:
+        """Fill ``view`` straight from the file (no intermediate bytes object). The caller must not
+        change those bytes afterwards: the hash thread reads them from the same memory."""
+        got = self._f.readinto(view) or 0
+        if got:
+            self._q.put(view[:got])
+        return got
 
     def finish(self) -> str:
         """Hash the unread rest (a reader may stop early) and close; return the hex digest."""
@@ -87,32 +100,33 @@ class SafeGzip:
         return out
 
     def _inflate_more(self) -> None:
-        comp = self._raw.read(1 << 16)
+        """Inflate at most ``_STEP`` bytes: 64 KiB of a bomb would otherwise become 64 MiB at once."""
+        comp = self._d.unconsumed_tail or self._raw.read(1 << 16)
         if not comp:
             if not self._d.eof:
                 self._stop("gzip-truncated", "compressed stream ends early; data after this point is lost")
             self._done = True
             return
         try:
-            self._take(self._d.decompress(comp))
+            self._take(self._d.decompress(comp, _STEP))
             while self._d.eof and self._d.unused_data and not self._done:
                 rest = self._d.unused_data
                 self._d = zlib.decompressobj(wbits=31)  # the next gzip member
-                self._take(self._d.decompress(rest))
+                self._take(self._d.decompress(rest, _STEP))
         except zlib.error as exc:
             self._stop("gzip-corrupt", f"compressed stream is damaged ({exc}); data after this point is lost")
 
     def _take(self, data: bytes) -> None:
         room = self._limit - self.consumed
+        self.consumed += min(len(data), room)
+        self._buf += data[:room]
         if len(data) > room:
-            data = data[:room]
             self._stop("decompression-limit", f"more than {self._limit} bytes after decompression; stopped")
-        self.consumed += len(data)
-        self._buf += data
 
     def _stop(self, code: str, detail: str) -> None:
+        """End of data; the problem's offset is the decompressed offset where it happened."""
         self._done = True
-        self._problems.add(self._display, code, detail, offset=self.consumed + len(self._buf))
+        self._problems.add(self._display, code, detail, offset=self.consumed)
 
 
 def peek(path: Path) -> tuple[bytes, bool]:
@@ -151,7 +165,9 @@ def read_bounded(path: Path, display: str, problems: ProblemLog, limit: int) -> 
     """A whole small evidence file (plain or gzip'd) up to ``limit`` bytes: (data, sha256, gzipped).
     A longer file is read up to the limit and reported, never loaded whole."""
     raw, stream = open_content(path, display, problems)
-    data = stream.read(limit)
+    data = bytearray()
+    while len(data) < limit and (chunk := stream.read(min(1 << 20, limit - len(data)))):
+        data += chunk  # in pieces: read(limit) would reserve the whole limit for a small file
     if stream.read(1):
         problems.add(display, "file-too-large", f"only the first {limit} bytes were read")
-    return data, raw.finish(), stream is not raw
+    return bytes(data), raw.finish(), stream is not raw

@@ -19,7 +19,7 @@ from droneaudit.readers.capture import ip as ipdec
 from droneaudit.readers.capture import link
 from droneaudit.readers.capture.absorb import Renumber, absorb_fragments, absorb_payloads
 from droneaudit.readers.capture.aggregate import Partials, merge, segment_rows
-from droneaudit.readers.capture.batch import FrameBatch
+from droneaudit.readers.capture.batch import FrameBatch, release_freed_memory
 from droneaudit.readers.capture.content_tap import ContentTap
 from droneaudit.readers.capture.device import IPNet
 from droneaudit.readers.capture.fragments import FrameRef, Reassembled, Reassembler
@@ -34,8 +34,9 @@ from droneaudit.readers.protocols import remoteid
 PCAPDROID_MAGIC = 0x01072021
 PCAPDROID_TRAILER = 28
 
-#: Segment rows held before they are merged (see FlowBuilder._compact).
-COMPACT_ROWS = 200_000
+#: Segment rows held before they are merged (see FlowBuilder._compact). Each row is ~200 bytes and a
+#: merge briefly needs ~3 copies: 50,000 keeps that under 30 MB while merges stay rare.
+COMPACT_ROWS = 50_000
 
 #: Link types that can carry Remote ID: 802.11 (plain, radiotap) and Bluetooth LE sniffer formats.
 REMOTE_ID_LINK_TYPES = (105, 127, 251, 256, 272)
@@ -88,7 +89,8 @@ class FlowBuilder:
         identity = self._identities(batch.iface)
         app = self._apps(batch, link_types)
         packet_rows = _rows_from_packets(batch, file_id, lres, ipres.packets, identity, app)
-        self.payloads.collect(batch, lres, ipres.packets, orient(packet_rows))
+        packet_ori = orient(packet_rows)
+        self.payloads.collect(batch, lres, ipres.packets, packet_ori)
         if self.content is not None:
             self.content.collect(batch, lres, ipres.packets)
         rows = [packet_rows]
@@ -96,13 +98,14 @@ class FlowBuilder:
         self.payloads.reassembled_dns(reassembled, self.files)
         if reassembled:
             rows.append(_rows_from_reassembled(reassembled, self.interfaces))
-        all_rows = Rows.concat(rows)
+        all_rows = Rows.concat(rows) if len(rows) > 1 else packet_rows
         self._count("ip_packets", len(all_rows))
         non_ip = (lres.l3 < 0) & ~lres.unknown_link & ~lres.truncated
         self._count("non_ip", int(non_ip.sum()))
         self._remote_id(batch, link_types, non_ip)
         if len(all_rows):
-            self._partials.append(segment_rows(all_rows, orient(all_rows)))
+            ori = packet_ori if all_rows is packet_rows else orient(all_rows)
+            self._partials.append(segment_rows(all_rows, ori))
             self._compact()
 
     def absorb(self, other: FlowBuilder) -> None:
@@ -256,6 +259,8 @@ class FlowBuilder:
             self._partials.append(segment_rows(rows, orient(rows)))
         merged = merge(Partials.concat(self._partials)) if self._partials else None
         table = build_table(merged, self.files, self.interfaces, devices, self.problems, self.app_names)
+        del merged
+        release_freed_memory()  # the merge's and the table's temporaries: see batch.release_freed_memory
         return table, self._stats()
 
     def _stats(self) -> CaptureStats:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from droneaudit.readers.capture.batch import I64, U8, FrameBatch
+from droneaudit.readers.capture.batch import I64, PAD, U8, FrameBatch
 from droneaudit.readers.capture.gather import u8, u16be, u32be, u64be
 
 TCP, UDP, ICMP, ICMP6 = 6, 17, 1, 58
@@ -299,9 +299,10 @@ def _transport(
     need = np.where(is_tcp | is_udp, 4, np.where(is_icmp, 2, 0))
     short = l4_avail < need
     _note(problems, "truncated-transport-header", idx[short])
-    sport, dport = ports_and_types(buf, l4, is_tcp | is_udp, is_icmp, v6)
-    flags = np.where(is_tcp & (l4_avail >= 14), u8(buf, l4 + 13), 0)
-    tcp_hdr = np.where(is_tcp & (l4_avail >= 13), (u8(buf, l4 + 12) >> 4) * 4, 0)
+    at = np.clip(l4, 0, len(buf) - PAD)  # extension headers can point far past the frame: read in bounds
+    sport, dport = ports_and_types(buf, at, is_tcp | is_udp, is_icmp, v6)
+    flags = np.where(is_tcp & (l4_avail >= 14), u8(buf, at + 13), 0)
+    tcp_hdr = np.where(is_tcp & (l4_avail >= 13), (u8(buf, at + 12) >> 4) * 4, 0)
     hdr = np.where(is_tcp, tcp_hdr, np.where(is_udp, 8, np.where(is_icmp, 4, 0)))
     k = ~short
     return Packets(
@@ -317,7 +318,7 @@ def _transport(
         total[k],
         (l4 + hdr)[k],
         np.maximum(l4_avail - hdr, 0)[k],
-        np.where(is_tcp & (l4_avail >= 8), u32be(buf, l4 + 4), 0)[k],
+        np.where(is_tcp & (l4_avail >= 8), u32be(buf, at + 4), 0)[k],
     )
 
 

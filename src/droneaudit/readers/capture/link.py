@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from droneaudit.readers.capture.batch import I64, U8, FrameBatch
+from droneaudit.readers.capture.batch import I64, PAD, U8, FrameBatch
 from droneaudit.readers.capture.gather import u8, u16be, u16le, u32be
 
 ETH_IPV4, ETH_IPV6 = 0x0800, 0x86DD
@@ -57,8 +57,9 @@ def decode(batch: FrameBatch, link_types: I64) -> LinkResult:
     """Run the handler of each link type present on its frames."""
     res = LinkResult.empty(len(batch))
     res.direction[:] = batch.direction
-    for lt in np.unique(link_types):
-        idx = np.flatnonzero(link_types == lt)
+    one = link_types.shape[0] and (link_types == link_types[0]).all()  # the usual case: skip the sort
+    for lt in link_types[:1] if one else np.unique(link_types):
+        idx = np.arange(link_types.shape[0]) if one else np.flatnonzero(link_types == lt)
         handler = HANDLERS.get(int(lt))
         if handler is not None:
             handler(batch.buf, batch.data_off[idx], res, idx)
@@ -180,7 +181,11 @@ def _ieee80211_at(buf: U8, off: I64, res: LinkResult, idx: I64) -> None:
 
 
 def _radiotap(buf: U8, off: I64, res: LinkResult, idx: I64) -> None:
-    _ieee80211_at(buf, off + u16le(buf, off + 2), res, idx)
+    """The radiotap header states its own length (up to 64 KiB): one that runs past the buffer is
+    clamped to its end (the padding reads as zeros), and ``decode`` then drops the frame's IP offset
+    because it lies beyond the captured bytes."""
+    at = np.minimum(off + u16le(buf, off + 2), len(buf) - PAD)
+    _ieee80211_at(buf, at, res, idx)
 
 
 def _ipv4_only(buf: U8, off: I64, res: LinkResult, idx: I64) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from droneaudit.readers.capture.batch import FrameBatch
+from droneaudit.readers.capture.directions import DoneSet
 from droneaudit.readers.capture.fragments import Reassembled
 from droneaudit.readers.capture.gather import u8, u32be
 from droneaudit.readers.capture.interfaces import InterfaceRegistry
@@ -31,6 +32,9 @@ DNS_PORT = 53
 #: Segments to wait for the stream's first segment before deciding a TCP direction carries no TLS/HTTP.
 REORDER_WAIT = 4
 _DIR_KEY = np.dtype([("k", KEY_DTYPE), ("d", "u1")])
+#: First bytes that can open a TLS handshake record or an HTTP request (see _Direction.plausible).
+_STREAM_STARTS = frozenset({bytes([tls.HANDSHAKE]), *(m[:1] for m in http.METHODS)})
+_START_BYTES = np.array(sorted(b[0] for b in _STREAM_STARTS), dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,9 @@ class _Direction:
     size: int = 0
     seen: int = 0  # segments looked at (retransmissions and duplicates included)
     quic: quic.InitialStream | None = None
+    #: Some kept TCP segment starts like a TLS record or an HTTP request. While none does, the stream
+    #: (which starts with one of them) can be neither, so it is not reassembled and parsed again.
+    plausible: bool = False
 
 
 @dataclass
@@ -90,10 +97,17 @@ class PayloadCollector:
     name_keys: list[bytes] = field(default_factory=list)  #: the direction each name came from
     dns_events: list[DnsEvent] = field(default_factory=list)
     _open: dict[bytes, _Direction] = field(default_factory=dict)
-    _done: set[bytes] = field(default_factory=set)
+    _done: DoneSet = field(default_factory=DoneSet)
     _dns_tcp: dict[bytes, _Direction] = field(default_factory=dict)
     _senders: dict[tuple[int, ...], Sender] = field(default_factory=dict)
-    _done_cache: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=f"V{_DIR_KEY.itemsize}"))
+    #: Drop a direction's kept segments once it is done. Only a builder that will never be absorbed
+    #: (the local scan's) may: absorb.py replays a later file's finished segments into open ones.
+    forget_done: bool = False
+
+    def _finished(self, key: bytes) -> None:
+        self._done.add(key)
+        if self.forget_done:
+            self._open.pop(key, None)  # memory stays near the open directions, not all ever seen
 
     def collect(self, batch: FrameBatch, lres: LinkResult, pk: Packets, ori: Oriented) -> None:
         """``ori`` must be the orientation of exactly ``pk``'s rows (same order)."""
@@ -101,11 +115,13 @@ class PayloadCollector:
             return
         buf = batch.buf
         has = pk.l4_len > 0
-        first = u8(buf, pk.l4_off)
         dns_port = (pk.sport == DNS_PORT) | (pk.dport == DNS_PORT)
         udp, tcp_ = (pk.proto == UDP) & has, (pk.proto == TCP) & has
-        version = u32be(buf, pk.l4_off + 1)
-        initial = udp & (pk.l4_len >= 20) & ((first & 0xC0) == 0xC0) & np.isin(version, (quic.V1, quic.V2))
+        initial = np.zeros(len(pk), dtype=bool)
+        maybe = np.flatnonzero(udp & (pk.l4_len >= 20))  # only these can hold a QUIC long header
+        at = pk.l4_off[maybe]
+        version = u32be(buf, at + 1)
+        initial[maybe] = ((u8(buf, at) & 0xC0) == 0xC0) & np.isin(version, (quic.V1, quic.V2))
         for i in np.flatnonzero(udp & dns_port):
             self._dns_udp(batch, lres, pk, int(i))
         self._streams(batch, lres, pk, ori, np.flatnonzero(tcp_ & dns_port), dns_stream=True)
@@ -191,25 +207,32 @@ class PayloadCollector:
             return
         keyed = np.empty(idx.shape[0], dtype=_DIR_KEY)
         keyed["k"], keyed["d"] = ori.keys[idx], ori.dir[idx]
+        live = self._done.live(keyed)  # only directions still waiting for a name: few after the start
+        idx, keyed = idx[live], keyed[live]
+        if idx.shape[0] == 0:
+            return
         gid = group_ids(keyed)
         order = np.argsort(gid, kind="stable")
         starts = np.flatnonzero(np.r_[True, gid[order][1:] != gid[order][:-1]])
         table = self._dns_tcp if dns_stream else self._open
         ends = np.r_[starts[1:], order.shape[0]]
         heads = keyed[order[starts]].view(f"V{_DIR_KEY.itemsize}")
-        waiting = ~np.isin(heads, self._done_array()) if self._done else np.ones(starts.shape[0], dtype=bool)
         limit = MAX_DNS_SEGMENTS if dns_stream else MAX_SEGMENTS
-        for g in np.flatnonzero(waiting):  # only directions still waiting for a name: few after the start
+        runs = (
+            None
+            if dns_stream or not self.forget_done
+            else _hopeless_runs(batch, pk, idx[order], starts, ends)
+        )
+        for g in range(starts.shape[0]):
             key = heads[g].tobytes()
+            if key in self._done:
+                continue
+            if runs is not None and _hopeless(table.get(key), int(runs[g])):
+                self._finished(key)  # what feeding its segments one by one would end in, minus the work
+                continue
             for j in order[starts[g] : ends[g]][:limit]:
                 if self._add(table, key, batch, lres, pk, int(idx[j]), dns_stream):
                     break
-
-    def _done_array(self) -> np.ndarray:
-        """The finished directions as a sorted void array, rebuilt only when the set grew."""
-        if self._done_cache.shape[0] != len(self._done):
-            self._done_cache = np.sort(np.array(list(self._done), dtype=f"V{_DIR_KEY.itemsize}"))
-        return self._done_cache
 
     def _add(
         self,
@@ -243,7 +266,7 @@ class PayloadCollector:
         Dask engine replays a later file's segments into the state an earlier file left open."""
         limit = MAX_DNS_SEGMENTS if dns_stream else MAX_SEGMENTS
         if state.seen >= limit or state.size >= MAX_BYTES:
-            self._done.add(key)
+            self._finished(key)
             return True
         state.size += len(payload)
         state.seen += 1
@@ -254,6 +277,7 @@ class PayloadCollector:
         elif seq not in state.segments:
             state.segments[seq] = payload
             state.frames[seq] = at
+            state.plausible = state.plausible or payload[:1] in _STREAM_STARTS
         if dns_stream:
             return False
         return self._try_name(key, state, at)
@@ -262,6 +286,8 @@ class PayloadCollector:
         if state.quic is not None:
             status, hello = state.quic.client_hello()
             kind = "quic-sni"
+        elif not state.plausible:
+            status, hello, kind = tls.Status.NOT_TLS, None, "tls-sni"
         else:
             stream = _contiguous(state.segments)
             if http.looks_like_request(stream[:8]):
@@ -272,7 +298,7 @@ class PayloadCollector:
             return False
         if status is tls.Status.NOT_TLS and state.quic is None and state.seen < REORDER_WAIT:
             return False  # the segment that starts the stream may still arrive out of order
-        self._done.add(key)
+        self._finished(key)
         if status is tls.Status.DONE and hello is not None and hello.sni:
             self.names.append(NameEvidence(kind, hello.sni, hello.ech, state.sender, state.first))
             self.name_keys.append(key)
@@ -281,7 +307,7 @@ class PayloadCollector:
     def _http(self, key: bytes, state: _Direction, stream: bytes, at: FrameAt) -> bool:
         if b"\r\n\r\n" not in stream and len(stream) < 8192:
             return False
-        self._done.add(key)
+        self._finished(key)
         request = http.parse(stream)
         if request is not None and request.host:
             self.names.append(NameEvidence("http-host", request.host, False, state.sender, state.first))
@@ -300,6 +326,33 @@ class PayloadCollector:
                     self.dns_events.append(DnsEvent("tcp", message, state.sender, at))
         self._dns_tcp.clear()
         self._open.clear()
+
+
+def _hopeless_runs(
+    batch: FrameBatch, pk: Packets, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> np.ndarray:
+    """Per direction group (``rows``: packet indices in group order): how many of its first REORDER_WAIT
+    segments, in capture order, are TCP segments whose first byte cannot start a TLS record or an HTTP
+    request, counted up to the first one that could."""
+    bad = (pk.proto[rows] == TCP) & ~np.isin(u8(batch.buf, pk.l4_off[rows]), _START_BYTES)
+    run = np.zeros(starts.shape[0], dtype=np.int64)
+    alive = np.ones(starts.shape[0], dtype=bool)
+    for j in range(REORDER_WAIT):
+        at = starts + j
+        alive &= (at < ends) & bad[np.minimum(at, bad.shape[0] - 1)]
+        run += alive
+    return run
+
+
+def _hopeless(state: _Direction | None, run: int) -> bool:
+    """Would feeding this TCP direction's segments in this chunk finish it without a name? Yes when the
+    segments that take it to REORDER_WAIT all fail the first-byte test and none before did (``feed`` and
+    ``_try_name`` then answer NOT_TLS each time and give up at the last). Only for a collector that
+    forgets finished directions: one that keeps them (absorb.py) must keep their segments too."""
+    if state is None:
+        return run >= REORDER_WAIT
+    need = REORDER_WAIT - state.seen
+    return state.quic is None and not state.plausible and 1 <= need <= run
 
 
 def _ordered(segments: dict[int, bytes]) -> list[tuple[int, int]]:

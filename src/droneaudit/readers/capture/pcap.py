@@ -1,7 +1,8 @@
 """Classic libpcap files (µs and ns, either byte order, Kuznetzov's modified format), walked in chunks.
 
-Records are variable-length, so finding them is the one sequential step: a tight loop that only reads
-each record's captured length. Everything else (timestamps, lengths) is gathered with NumPy afterwards.
+Records are variable-length, so finding them is the one sequential step: walk.py does it (compiled, with
+a pure-Python fallback) and hands back each record's header words; everything else is NumPy per chunk.
+Chunks are read straight into the batch's array (batch.read_chunk), so each byte is copied once.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import numpy as np
 from droneaudit.model import Interface
 from droneaudit.readers._api import ScanContext
 from droneaudit.readers.capture import gather
-from droneaudit.readers.capture.batch import FrameBatch, padded_buffer
+from droneaudit.readers.capture.batch import I64, PAD, U8, FrameBatch, read_chunk
+from droneaudit.readers.capture.walk import records
 from droneaudit.readers.source import ByteStream
 
 CHUNK_BYTES = 16 << 20
@@ -58,6 +60,8 @@ def parse_header(head: bytes) -> PcapHeader | None:
 def walk(stream: ByteStream, display: str, ctx: ScanContext) -> Iterator[FrameBatch]:
     """Yield frame batches; damaged records become problems and end the file (no resync in pcap)."""
     head = stream.read(24)
+    while 0 < len(head) < 24 and (more := stream.read(24 - len(head))):
+        head += more  # a pipe may hand the header over in pieces
     hdr = parse_header(head)
     if hdr is None:
         ctx.problems.add(display, "truncated-file-header", "the pcap file header is cut short", offset=0)
@@ -78,52 +82,42 @@ class _RecordWalker:
         self.base = 24  # file offset of the current chunk's first byte
 
     def run(self, stream: ByteStream) -> Iterator[FrameBatch]:
-        carry = b""
+        carry: U8 = np.zeros(0, dtype=np.uint8)
         while True:
-            data = stream.read(CHUNK_BYTES)
-            chunk = carry + data if carry else data
-            if not chunk:
+            buf, got = read_chunk(stream, carry, CHUNK_BYTES)
+            size = len(buf) - PAD
+            if not size:
                 return
-            offsets, end, bad = self._scan(chunk)
-            if offsets:
-                yield self._batch(chunk, offsets)
+            table, end, bad = records(buf, size, self.hdr.record_header, self.hdr.big_endian, self.limit)
+            if bad:
+                self._lied(buf, end, len(table))
+            if len(table):
+                yield self._batch(buf, table)
             if self.ctx.progress is not None:
-                self.ctx.progress.advance(len(data))
+                self.ctx.progress.advance(got)
             if bad:
                 return
-            carry = chunk[end:]
+            carry = buf[end:size].copy()  # a view would keep the whole chunk alive
+            del buf
             self.base += end
-            if not data:
+            if not got:
                 self._truncated(carry)
                 return
 
-    def _scan(self, chunk: bytes) -> tuple[list[int], int, bool]:
-        """Find whole records in the chunk: their offsets, where the last one ends, and whether one lied."""
-        rec = self.hdr.record_header
-        unpack = struct.Struct(">I" if self.hdr.big_endian else "<I").unpack_from
-        limit, n, pos = self.limit, len(chunk), 0
-        offsets: list[int] = []
-        append = offsets.append
-        while pos + rec <= n:
-            incl = unpack(chunk, pos + 8)[0]
-            if incl > limit:
-                self.ctx.problems.add(
-                    self.display,
-                    "bad-record-length",
-                    f"record claims {incl} captured bytes (limit {limit}); the rest is unreadable",
-                    offset=self.base + pos,
-                    frame=self.frame + len(offsets) + 1,
-                )
-                return offsets, pos, True
-            end = pos + rec + incl
-            if end > n:
-                break
-            append(pos)
-            pos = end
-        return offsets, pos, False
+    def _lied(self, buf: U8, pos: int, before: int) -> None:
+        """A record that claims more captured bytes than any capture holds: the rest is unreadable."""
+        off = np.asarray([pos + 8], dtype=np.int64)
+        incl = int(gather.u32(buf, off, self.hdr.big_endian)[0])
+        self.ctx.problems.add(
+            self.display,
+            "bad-record-length",
+            f"record claims {incl} captured bytes (limit {self.limit}); the rest is unreadable",
+            offset=self.base + pos,
+            frame=self.frame + before + 1,
+        )
 
-    def _truncated(self, carry: bytes) -> None:
-        if carry:
+    def _truncated(self, carry: U8) -> None:
+        if len(carry):
             self.ctx.problems.add(
                 self.display,
                 "truncated-record",
@@ -132,14 +126,9 @@ class _RecordWalker:
                 frame=self.frame + 1,
             )
 
-    def _batch(self, chunk: bytes, offsets: list[int]) -> FrameBatch:
-        buf = padded_buffer(chunk)
-        pos = np.asarray(offsets, dtype=np.int64)
-        big = self.hdr.big_endian
-        sec = gather.u32(buf, pos, big)
-        frac = gather.u32(buf, pos + 4, big)
-        caplen = gather.u32(buf, pos + 8, big)
-        wirelen = gather.u32(buf, pos + 12, big)
+    def _batch(self, buf: U8, table: I64) -> FrameBatch:
+        pos = table[:, 0].copy()
+        sec, frac = table[:, 1], table[:, 2]
         n = pos.shape[0]
         frames = np.arange(self.frame + 1, self.frame + 1 + n, dtype=np.int64)
         self.frame += n
@@ -147,8 +136,8 @@ class _RecordWalker:
             file=self.display,
             buf=buf,
             data_off=pos + self.hdr.record_header,
-            caplen=caplen,
-            wirelen=wirelen,
+            caplen=table[:, 3].copy(),
+            wirelen=table[:, 4].copy(),
             ts_ns=sec * 1_000_000_000 + frac * self.hdr.ns_per_tick,
             iface=np.full(n, self.iface, dtype=np.int64),
             frame=frames,

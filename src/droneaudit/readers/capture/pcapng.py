@@ -62,6 +62,7 @@ class _Walker:
         self.frame = 0
         self.base = 0
         self.stop = False
+        self.pending = 0  #: packet blocks of the current chunk not yet numbered (for problem frames)
 
     def run(self, stream: ByteStream) -> Iterator[FrameBatch]:
         carry = b""
@@ -106,6 +107,7 @@ class _Walker:
         pending = _Pending()
         pos, n = 0, len(chunk)
         while pos + 12 <= n and not self.stop:
+            self.pending = len(pending.pos)
             btype, blen, section_big = self._block_header(chunk, pos)
             if blen is None or pos + blen > n:
                 break
@@ -147,7 +149,7 @@ class _Walker:
             code,
             detail + "; the rest of the file is unreadable",
             offset=self.base + pos,
-            frame=self.frame + 1,
+            frame=self.frame + self.pending + 1,
         )
         self.stop = True
         return 0, None, None
@@ -222,7 +224,25 @@ class _Walker:
         n = pos.shape[0]
         frames = np.arange(self.frame + 1, self.frame + 1 + n, dtype=np.int64)
         self.frame += n
+        caplen = self._fit(caplen, np.maximum(blen - np.where(is_spb, 16, 32), 0), pos, frames)
         return self._finish(buf, pos, local, caplen, wirelen, ticks, is_spb, frames, pending)
+
+    def _fit(self, caplen: np.ndarray, room: np.ndarray, pos: np.ndarray, frames: np.ndarray) -> np.ndarray:
+        """A captured length that claims more bytes than its block holds is a lie: the packet is cut to
+        the block (never read past it into the next block or beyond the buffer) and reported."""
+        over = caplen > room
+        if over.any():
+            first = int(np.flatnonzero(over)[0])
+            self.ctx.problems.add(
+                self.display,
+                "caplen-exceeds-block",
+                "packet block's captured length is larger than the block; cut to the block",
+                offset=self.base + int(pos[first]),
+                frame=int(frames[first]),
+                count=int(over.sum()),
+            )
+        fitted: np.ndarray = np.minimum(caplen, room)
+        return fitted
 
     def _finish(
         self,

@@ -6,6 +6,7 @@ A row is one IP datagram with its frame reference. Rows are oriented canonically
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,11 +89,27 @@ def orient(rows: Rows) -> Oriented:
     return Oriented(keys, swap.astype(np.int64))
 
 
+def _load() -> Callable[[np.ndarray, int], bytearray] | None:
+    try:
+        from droneaudit.readers.capture._walk import group_ids as compiled
+    except ImportError:  # pragma: no cover - depends on the build
+        return None
+    return compiled
+
+
+_compiled = _load()
+
+
 def group_ids(keys: np.ndarray) -> I64:
-    """Dense group numbers for identical keys (hash-based, in order of first appearance)."""
+    """Dense group numbers for identical keys (hash-based, in order of first appearance). The compiled
+    hash table (_walk.c) when built: faster, and it keeps the per-chunk grouping out of pyarrow's memory
+    pool, which holds on to ~20 MB it no longer needs; else pyarrow's ``dictionary_encode``."""
     if keys.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
     width = keys.dtype.itemsize
+    if _compiled is not None:
+        flat = np.ascontiguousarray(keys).view(np.uint8)
+        return np.frombuffer(_compiled(flat, width), dtype=np.int64)
     arr = pa.FixedSizeBinaryArray.from_buffers(
         pa.binary(width), keys.shape[0], [None, pa.py_buffer(keys.tobytes())]
     )

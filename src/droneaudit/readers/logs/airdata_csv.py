@@ -92,6 +92,8 @@ class AirdataCsvReader:
     name = "airdata-csv"
 
     def sniff(self, head: bytes, path: Path) -> float:
+        if any(b < 0x09 for b in head):  # NUL and other low controls never occur in CSV text: binary
+            return -1.0
         names = {c.name for c in _columns(_first_line(path, head))}
         if {"latitude", "longitude"} <= names and names & {"datetime", "flycstate"}:
             return 0.7

@@ -13,6 +13,7 @@ so the inventory notes their segment counts and sizes, the IFD1 thumbnail and th
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 from collections.abc import Callable
@@ -214,6 +215,15 @@ def mpf_extra(segs: Segments, note: Note) -> dict[str, str]:
     return extra
 
 
+def _sha256(f: BinaryIO) -> str:
+    """SHA-256 of the whole file through the handle the walk already opened (one open per photo)."""
+    f.seek(0)
+    h = hashlib.sha256()
+    while chunk := f.read(1 << 20):
+        h.update(chunk)
+    return h.hexdigest()
+
+
 def _tail_is_eoi(f: BinaryIO, size: int) -> bool:
     if size < 4:
         return False
@@ -239,10 +249,11 @@ class JpegReader:
                 _Walk(f, segs, note).run()
                 if segs.reached_sos and not _tail_is_eoi(f, segs.size):
                     note("jpeg-no-eoi", "file does not end with EOI (cut short, or data appended)", segs.size)
+                sha = _sha256(f)
         except OSError as exc:
             ctx.problems.add(display, "read-error", f"could not read the file ({exc.strerror or exc})")
+            sha = sha256_file(path)
         fmt = "rjpeg" if segs.thermal else "jpeg"
-        sha = sha256_file(path)
         ctx.media.append(photo_meta.build(photo_input(display, sha, fmt, segs, note)))
         return fmt, sha
 

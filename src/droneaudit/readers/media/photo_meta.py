@@ -70,6 +70,7 @@ DJI_EXTRA = (
 TIME_TAGS = (("ExifIFD", 0x9003, 0x9011), ("ExifIFD", 0x9004, 0x9012), ("IFD0", 0x0132, 0x9010))
 
 _EXIF_TIME = "%Y:%m:%d %H:%M:%S"
+_EXIF_STRICT = re.compile(r"\d{4}:\d{2}:\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
 _DMS_SCALE = (1.0, 60.0, 3600.0)
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 _ISO = re.compile(
@@ -255,12 +256,21 @@ def exif_times(tiff: Tiff) -> tuple[str | None, str | None]:
     return None, None
 
 
+def exif_datetime(text: str) -> datetime:
+    """``datetime.strptime(text, "%Y:%m:%d %H:%M:%S")``, without strptime's ~20 µs for the zero-padded
+    form every camera writes (the same values and the same ValueError for impossible dates)."""
+    if _EXIF_STRICT.fullmatch(text):
+        day = int(text[0:4]), int(text[5:7]), int(text[8:10])
+        return datetime(*day, int(text[11:13]), int(text[14:16]), int(text[17:19]))
+    return datetime.strptime(text, _EXIF_TIME)
+
+
 def _with_offset(written: str, offset: str | None) -> str | None:
     match = _OFFSET.match(offset.strip()) if offset else None
     if match is None:
         return None
     try:
-        local = datetime.strptime(written.strip()[:19], _EXIF_TIME)
+        local = exif_datetime(written.strip()[:19])
     except ValueError:
         return None
     delta = timedelta(hours=int(match[2]), minutes=int(match[3]))

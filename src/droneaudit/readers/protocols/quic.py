@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import struct
 from dataclasses import dataclass, field
 
@@ -116,7 +117,10 @@ class InitialStream:
         try:
             while pos < len(plain):
                 ftype = plain[pos]
-                if ftype in (0x00, 0x01):
+                if ftype == 0x00:  # PADDING: a client pads its Initial to 1200 bytes with ~1000 of them
+                    more = _NOT_PADDING.search(plain, pos)
+                    pos = more.start() if more else len(plain)
+                elif ftype == 0x01:
                     pos += 1
                 elif ftype == 0x06:
                     offset, pos = _varint(plain, pos + 1)
@@ -144,6 +148,9 @@ class InitialStream:
 
     def client_hello(self) -> tuple[tls.Status, tls.ClientHello | None]:
         return tls.handshake(self.crypto())
+
+
+_NOT_PADDING = re.compile(rb"[^\x00]")
 
 
 def _skip_ack(b: bytes, pos: int, ecn: bool) -> int:

@@ -18,8 +18,9 @@ from droneaudit.readers.capture import link
 from droneaudit.readers.capture.aggregate import segment_rows
 from droneaudit.readers.capture.batch import FrameBatch
 from droneaudit.readers.capture.flows import PROBLEM_TEXT
-from droneaudit.readers.capture.fragments import FrameRef, Reassembled, Reassembler
+from droneaudit.readers.capture.fragments import Reassembled, Reassembler
 from droneaudit.readers.capture.interfaces import InterfaceRegistry
+from droneaudit.readers.capture.packet_rows import frame_ref, rows_from_packets, rows_from_reassembled
 from droneaudit.readers.capture.payloads import PayloadCollector
 from droneaudit.readers.capture.rows import Rows, orient
 from droneaudit.readers.capture.table import address_text, iface_label
@@ -86,13 +87,13 @@ class Decoder:
         self._link_problems(batch, lres, link_types)
         ipres = ipdec.decode(batch, lres.l3)
         self._ip_problems(batch, ipres.problems)
-        rows = _packet_rows(batch, file_id, lres, ipres.packets, ident[batch.iface])
+        rows = rows_from_packets(batch, file_id, lres, ipres.packets, ident[batch.iface], _no_app(batch))
         collector.collect(batch, lres, ipres.packets, orient(rows))
         parts = [rows]
         done = self._fragments(batch, file_id, lres, ipres.fragments, ident[batch.iface])
         if done:
             collector.reassembled_dns(done, self.files)
-            parts.append(_reassembled_rows(done, self.interfaces))
+            parts.append(rows_from_reassembled(done, self.interfaces))
         self.non_ip += int(((lres.l3 < 0) & ~lres.unknown_link & ~lres.truncated).sum())
         all_rows = Rows.concat(parts)
         segments = self._segments(all_rows) if len(all_rows) else []
@@ -141,7 +142,7 @@ class Decoder:
             return []
         order = np.argsort(frags.idx, kind="stable")
         frags = ipdec.Fragments(*(getattr(frags, f)[order] for f in ipdec.Fragments.__dataclass_fields__))
-        refs = [_ref(batch, file_id, lres, int(i)) for i in frags.idx]
+        refs = [frame_ref(batch, file_id, lres, int(i)) for i in frags.idx]
         self.fragments += int(frags.idx.shape[0])
         done = self.reassembler.add(frags, batch.buf, refs, [int(ident[i]) for i in frags.idx])
         pending = self.reassembler.pending
@@ -194,69 +195,6 @@ class Decoder:
             )
 
 
-def _ref(batch: FrameBatch, file_id: int, lres: link.LinkResult, i: int) -> FrameRef:
-    return FrameRef(
-        file_id,
-        int(batch.frame[i]),
-        int(batch.ts_ns[i]),
-        int(batch.iface[i]),
-        int(lres.vlan[i]),
-        int(lres.ifindex[i]),
-        int(lres.direction[i]),
-        int(batch.rec_off[i]),
-    )
-
-
-def _packet_rows(
-    batch: FrameBatch, file_id: int, lres: link.LinkResult, pk: ipdec.Packets, ident: np.ndarray
-) -> Rows:
-    i = pk.idx
-    return Rows(
-        file_id=np.full(i.shape[0], file_id, dtype=np.int64),
-        frame=batch.frame[i],
-        rec_off=batch.rec_off[i],
-        ts=batch.ts_ns[i],
-        iface=batch.iface[i],
-        ident=ident[i],
-        vlan=lres.vlan[i],
-        ifindex=lres.ifindex[i],
-        direction=lres.direction[i],
-        src_hi=pk.src_hi,
-        src_lo=pk.src_lo,
-        dst_hi=pk.dst_hi,
-        dst_lo=pk.dst_lo,
-        proto=pk.proto,
-        sport=pk.sport,
-        dport=pk.dport,
-        flags=pk.flags,
-        ip_bytes=pk.ip_bytes,
-        app=np.full(i.shape[0], -1, dtype=np.int64),
-    )
-
-
-def _reassembled_rows(items: list[Reassembled], interfaces: InterfaceRegistry) -> Rows:
-    def col(values: list[int], dtype: type = np.int64) -> np.ndarray:
-        return np.asarray(values, dtype=dtype)
-
-    refs = [r.ref for r in items]
-    return Rows(
-        file_id=col([r.file_id for r in refs]),
-        frame=col([r.frame for r in refs]),
-        rec_off=col([r.rec_off for r in refs]),
-        ts=col([r.ts_ns for r in refs]),
-        iface=col([r.iface for r in refs]),
-        ident=col([interfaces.identity(r.iface) for r in refs]),
-        vlan=col([r.vlan for r in refs]),
-        ifindex=col([r.ifindex for r in refs]),
-        direction=col([r.direction for r in refs], np.int8),
-        src_hi=col([r.src[0] for r in items], np.uint64),
-        src_lo=col([r.src[1] for r in items], np.uint64),
-        dst_hi=col([r.dst[0] for r in items], np.uint64),
-        dst_lo=col([r.dst[1] for r in items], np.uint64),
-        proto=col([r.proto for r in items]),
-        sport=col([r.sport for r in items]),
-        dport=col([r.dport for r in items]),
-        flags=col([r.flags for r in items]),
-        ip_bytes=col([r.ip_bytes for r in items]),
-        app=np.full(len(items), -1, dtype=np.int64),
-    )
+def _no_app(batch: FrameBatch) -> np.ndarray:
+    """The watch keeps no PCAPdroid app labels: every frame is "no app"."""
+    return np.full(len(batch), -1, dtype=np.int64)

@@ -22,9 +22,10 @@ from droneaudit.readers.capture.aggregate import Partials, merge, segment_rows
 from droneaudit.readers.capture.batch import FrameBatch, release_freed_memory
 from droneaudit.readers.capture.content_tap import ContentTap
 from droneaudit.readers.capture.device import IPNet
-from droneaudit.readers.capture.fragments import FrameRef, Reassembled, Reassembler
+from droneaudit.readers.capture.fragments import Reassembled, Reassembler
 from droneaudit.readers.capture.gather import u32be
 from droneaudit.readers.capture.interfaces import InterfaceRegistry, link_type_name
+from droneaudit.readers.capture.packet_rows import frame_ref, rows_from_packets, rows_from_reassembled
 from droneaudit.readers.capture.payloads import PayloadCollector
 from droneaudit.readers.capture.rows import Rows, orient
 from droneaudit.readers.capture.table import build_table
@@ -88,7 +89,7 @@ class FlowBuilder:
         self._ip_problems(batch, ipres.problems)
         identity = self._identities(batch.iface)
         app = self._apps(batch, link_types)
-        packet_rows = _rows_from_packets(batch, file_id, lres, ipres.packets, identity, app)
+        packet_rows = rows_from_packets(batch, file_id, lres, ipres.packets, identity, app)
         packet_ori = orient(packet_rows)
         self.payloads.collect(batch, lres, ipres.packets, packet_ori)
         if self.content is not None:
@@ -97,7 +98,7 @@ class FlowBuilder:
         reassembled = self._fragments(batch, file_id, lres, ipres.fragments, identity)
         self.payloads.reassembled_dns(reassembled, self.files)
         if reassembled:
-            rows.append(_rows_from_reassembled(reassembled, self.interfaces))
+            rows.append(rows_from_reassembled(reassembled, self.interfaces))
         all_rows = Rows.concat(rows) if len(rows) > 1 else packet_rows
         self._count("ip_packets", len(all_rows))
         non_ip = (lres.l3 < 0) & ~lres.unknown_link & ~lres.truncated
@@ -117,7 +118,7 @@ class FlowBuilder:
         done = absorb_fragments(self._reasm, other._reasm, ren)
         if done:
             self.payloads.reassembled_dns(done, self.files)
-            rows = _rows_from_reassembled(done, self.interfaces)
+            rows = rows_from_reassembled(done, self.interfaces)
             self._partials.append(segment_rows(rows, orient(rows)))
             self._count("ip_packets", len(done))
         self._compact()
@@ -238,7 +239,7 @@ class FlowBuilder:
             return []
         order = np.argsort(frags.idx, kind="stable")
         frags = ipdec.Fragments(*(getattr(frags, f)[order] for f in ipdec.Fragments.__dataclass_fields__))
-        refs = [_ref(batch, file_id, lres, int(i)) for i in frags.idx]
+        refs = [frame_ref(batch, file_id, lres, int(i)) for i in frags.idx]
         self._count("fragments", int(frags.idx.shape[0]))
         return self._reasm.add(frags, batch.buf, refs, [int(identity[i]) for i in frags.idx])
 
@@ -255,7 +256,7 @@ class FlowBuilder:
             )
         self.payloads.reassembled_dns(leftovers, self.files)
         if leftovers:
-            rows = _rows_from_reassembled(leftovers, self.interfaces)
+            rows = rows_from_reassembled(leftovers, self.interfaces)
             self._partials.append(segment_rows(rows, orient(rows)))
         merged = merge(Partials.concat(self._partials)) if self._partials else None
         table = build_table(merged, self.files, self.interfaces, devices, self.problems, self.app_names)
@@ -275,76 +276,3 @@ class FlowBuilder:
             dropped_by_capture=dropped,
             extra=dict(self._by_link),
         )
-
-
-def _ref(batch: FrameBatch, file_id: int, lres: link.LinkResult, i: int) -> FrameRef:
-    return FrameRef(
-        file_id,
-        int(batch.frame[i]),
-        int(batch.ts_ns[i]),
-        int(batch.iface[i]),
-        int(lres.vlan[i]),
-        int(lres.ifindex[i]),
-        int(lres.direction[i]),
-        int(batch.rec_off[i]),
-    )
-
-
-def _rows_from_packets(
-    batch: FrameBatch,
-    file_id: int,
-    lres: link.LinkResult,
-    pk: ipdec.Packets,
-    identity: np.ndarray,
-    app: np.ndarray,
-) -> Rows:
-    i = pk.idx
-    return Rows(
-        file_id=np.full(i.shape[0], file_id, dtype=np.int64),
-        frame=batch.frame[i],
-        rec_off=batch.rec_off[i],
-        ts=batch.ts_ns[i],
-        iface=batch.iface[i],
-        ident=identity[i],
-        vlan=lres.vlan[i],
-        ifindex=lres.ifindex[i],
-        direction=lres.direction[i],
-        src_hi=pk.src_hi,
-        src_lo=pk.src_lo,
-        dst_hi=pk.dst_hi,
-        dst_lo=pk.dst_lo,
-        proto=pk.proto,
-        sport=pk.sport,
-        dport=pk.dport,
-        flags=pk.flags,
-        ip_bytes=pk.ip_bytes,
-        app=app[i],
-    )
-
-
-def _rows_from_reassembled(items: list[Reassembled], interfaces: InterfaceRegistry) -> Rows:
-    def col(values: list[int], dtype: type = np.int64) -> np.ndarray:
-        return np.asarray(values, dtype=dtype)
-
-    refs = [r.ref for r in items]
-    return Rows(
-        file_id=col([r.file_id for r in refs]),
-        frame=col([r.frame for r in refs]),
-        rec_off=col([r.rec_off for r in refs]),
-        ts=col([r.ts_ns for r in refs]),
-        iface=col([r.iface for r in refs]),
-        ident=col([interfaces.identity(r.iface) for r in refs]),
-        vlan=col([r.vlan for r in refs]),
-        ifindex=col([r.ifindex for r in refs]),
-        direction=col([r.direction for r in refs], np.int8),
-        src_hi=col([r.src[0] for r in items], np.uint64),
-        src_lo=col([r.src[1] for r in items], np.uint64),
-        dst_hi=col([r.dst[0] for r in items], np.uint64),
-        dst_lo=col([r.dst[1] for r in items], np.uint64),
-        proto=col([r.proto for r in items]),
-        sport=col([r.sport for r in items]),
-        dport=col([r.dport for r in items]),
-        flags=col([r.flags for r in items]),
-        ip_bytes=col([r.ip_bytes for r in items]),
-        app=np.full(len(items), -1, dtype=np.int64),
-    )

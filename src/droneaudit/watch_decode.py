@@ -20,7 +20,7 @@ from droneaudit.readers.capture.batch import FrameBatch
 from droneaudit.readers.capture.flows import PROBLEM_TEXT
 from droneaudit.readers.capture.fragments import Reassembled, Reassembler
 from droneaudit.readers.capture.interfaces import InterfaceRegistry
-from droneaudit.readers.capture.packet_rows import frame_ref, rows_from_packets, rows_from_reassembled
+from droneaudit.readers.capture.packet_rows import reassemble, rows_from_packets, rows_from_reassembled
 from droneaudit.readers.capture.payloads import PayloadCollector
 from droneaudit.readers.capture.rows import Rows, orient
 from droneaudit.readers.capture.table import address_text, iface_label
@@ -140,11 +140,8 @@ class Decoder:
     ) -> list[Reassembled]:
         if frags.idx.shape[0] == 0:
             return []
-        order = np.argsort(frags.idx, kind="stable")
-        frags = ipdec.Fragments(*(getattr(frags, f)[order] for f in ipdec.Fragments.__dataclass_fields__))
-        refs = [frame_ref(batch, file_id, lres, int(i)) for i in frags.idx]
         self.fragments += int(frags.idx.shape[0])
-        done = self.reassembler.add(frags, batch.buf, refs, [int(ident[i]) for i in frags.idx])
+        done = reassemble(self.reassembler, batch, file_id, lres, frags, ident)
         pending = self.reassembler.pending
         while len(pending) > MAX_FRAGMENTED:
             ref = pending.pop(next(iter(pending))).first

@@ -25,7 +25,7 @@ from droneaudit.readers.capture.device import IPNet
 from droneaudit.readers.capture.fragments import Reassembled, Reassembler
 from droneaudit.readers.capture.gather import u32be
 from droneaudit.readers.capture.interfaces import InterfaceRegistry, link_type_name
-from droneaudit.readers.capture.packet_rows import frame_ref, rows_from_packets, rows_from_reassembled
+from droneaudit.readers.capture.packet_rows import reassemble, rows_from_packets, rows_from_reassembled
 from droneaudit.readers.capture.payloads import PayloadCollector
 from droneaudit.readers.capture.rows import Rows, orient
 from droneaudit.readers.capture.table import build_table
@@ -237,11 +237,8 @@ class FlowBuilder:
     ) -> list[Reassembled]:
         if frags.idx.shape[0] == 0:
             return []
-        order = np.argsort(frags.idx, kind="stable")
-        frags = ipdec.Fragments(*(getattr(frags, f)[order] for f in ipdec.Fragments.__dataclass_fields__))
-        refs = [frame_ref(batch, file_id, lres, int(i)) for i in frags.idx]
         self._count("fragments", int(frags.idx.shape[0]))
-        return self._reasm.add(frags, batch.buf, refs, [int(identity[i]) for i in frags.idx])
+        return reassemble(self._reasm, batch, file_id, lres, frags, identity)
 
     def finish(self, devices: Sequence[IPNet]) -> tuple[pa.Table, CaptureStats]:
         self.payloads.finish()

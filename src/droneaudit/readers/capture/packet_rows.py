@@ -9,7 +9,7 @@ import numpy as np
 from droneaudit.readers.capture import ip as ipdec
 from droneaudit.readers.capture import link
 from droneaudit.readers.capture.batch import FrameBatch
-from droneaudit.readers.capture.fragments import FrameRef, Reassembled
+from droneaudit.readers.capture.fragments import FrameRef, Reassembled, Reassembler
 from droneaudit.readers.capture.interfaces import InterfaceRegistry
 from droneaudit.readers.capture.rows import Rows
 
@@ -85,3 +85,18 @@ def rows_from_reassembled(items: list[Reassembled], interfaces: InterfaceRegistr
         ip_bytes=col([r.ip_bytes for r in items]),
         app=np.full(len(items), -1, dtype=np.int64),
     )
+
+
+def reassemble(
+    reasm: Reassembler,
+    batch: FrameBatch,
+    file_id: int,
+    lres: link.LinkResult,
+    frags: ipdec.Fragments,
+    identity: np.ndarray,
+) -> list[Reassembled]:
+    """Feed one batch's fragments to ``reasm`` in frame order; return the datagrams they complete."""
+    order = np.argsort(frags.idx, kind="stable")
+    frags = ipdec.Fragments(*(getattr(frags, f)[order] for f in ipdec.Fragments.__dataclass_fields__))
+    refs = [frame_ref(batch, file_id, lres, int(i)) for i in frags.idx]
+    return reasm.add(frags, batch.buf, refs, [int(identity[i]) for i in frags.idx])

@@ -26,6 +26,7 @@ from droneaudit.cli_custody import CaseIdOpt, ExaminerOpt, SignOpt, prepare, sig
 from droneaudit.cli_diff import diff as diff_cmd
 from droneaudit.cli_engine import DashboardOpt, Engine, EngineOpt, SchedulerOpt, WorkersOpt, run_scan
 from droneaudit.cli_export import export as export_cmd
+from droneaudit.cli_options import AllowCategory, AllowHost, CatalogFile, Devices, FailOn, Scope
 from droneaudit.cli_report import report as report_cmd
 from droneaudit.cli_sanitize import sanitize as sanitize_cmd
 from droneaudit.cli_time import BufferOpt, ClockOpt, SitesOpt, WindowOpt, clock_offsets, load_sites
@@ -51,9 +52,6 @@ app = typer.Typer(
 Paths = Annotated[
     list[Path], typer.Argument(help="Capture files or folders (pcap, pcapng, .gz).", show_default=False)
 ]
-Devices = Annotated[
-    list[str] | None, typer.Option("--device", help="Address or CIDR of the audited device (repeatable).")
-]
 JsonOut = Annotated[
     str | None, typer.Option("--json", help="Write the case as JSON to FILE, or '-' for stdout.")
 ]
@@ -63,15 +61,6 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No terminal summary.
 PolicyFile = Annotated[
     Path | None, typer.Option("--policy", help="Policy TOML: allowed hosts/categories, scope.")
 ]
-AllowHost = Annotated[
-    list[str] | None, typer.Option("--allow-host", help="Host (or *.suffix) that is allowed.")
-]
-AllowCategory = Annotated[
-    list[str] | None, typer.Option("--allow-category", help="Catalog category allowed.")
-]
-Scope = Annotated[str | None, typer.Option("--scope", help="device (any egress counts) or vendor.")]
-FailOn = Annotated[str | None, typer.Option("--fail-on", help="Lowest finding severity that exits 1.")]
-CatalogFile = Annotated[list[Path] | None, typer.Option("--catalog", help="Extra catalog TOML (repeatable).")]
 ShowFlows = Annotated[bool, typer.Option("--flows", help="Also print the flow table.")]
 GeojsonOut = Annotated[
     Path | None, typer.Option("--geojson", help="Write tracks and points as GeoJSON (QGIS).")

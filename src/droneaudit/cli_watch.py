@@ -19,6 +19,7 @@ import typer
 
 from droneaudit.checks.policy import Policy
 from droneaudit.checks.policy import load as load_policy
+from droneaudit.cli_options import AllowCategory, AllowHost, CatalogFile, Devices, FailOn, Scope
 from droneaudit.enrich.catalog import Catalog
 from droneaudit.errors import NothingReadable, UsageError
 from droneaudit.readers.capture.device import IPNet, parse_device
@@ -33,19 +34,9 @@ Source = Annotated[
     str,
     typer.Argument(help="'-' for a pcap/pcapng stream on stdin, or a folder to follow.", show_default=False),
 ]
-Devices = Annotated[
-    list[str] | None, typer.Option("--device", help="Address or CIDR of the audited device (repeatable).")
-]
 PolicyFile = Annotated[
     Path | None, typer.Option("--policy", help="Policy TOML: what is allowed (what alerts), scope, fail_on.")
 ]
-AllowHost = Annotated[list[str] | None, typer.Option("--allow-host", help="Host (or *.suffix) allowed.")]
-AllowCategory = Annotated[
-    list[str] | None, typer.Option("--allow-category", help="Catalog category allowed.")
-]
-Scope = Annotated[str | None, typer.Option("--scope", help="device (any egress counts) or vendor.")]
-FailOn = Annotated[str | None, typer.Option("--fail-on", help="Lowest finding severity that exits 1.")]
-CatalogFile = Annotated[list[Path] | None, typer.Option("--catalog", help="Extra catalog TOML (repeatable).")]
 JsonLines = Annotated[bool, typer.Option("--json-lines", help="One JSON object per event (sorted keys).")]
 CaseOut = Annotated[
     Path | None, typer.Option("--case", help="At the end, add the result to a DuckDB case file.")

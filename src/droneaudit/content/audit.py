@@ -8,7 +8,6 @@ whole connection and the key log, which are only complete once every input has b
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,10 +70,10 @@ def audit(
     keys: KeyLog,
     har_messages: Sequence[HttpMessage],
     problems: ProblemLog,
-    extract: Path | None,
+    extract: Path,
 ) -> ContentResult:
     """Everything the content audit finds, in evidence order. ``extract``: where carved files are stored
-    (None: carved files are listed but not written)."""
+    (the scan passes a private temporary folder when the user asked for none; see pipeline.py)."""
     result = ContentResult()
     for conv in conversations:
         session, messages = messages_of(conv, keys, problems)
@@ -91,16 +90,10 @@ def audit(
     return result
 
 
-def _store(item: CarvedFile, extract: Path | None, problems: ProblemLog) -> Path | None:
+def _store(item: CarvedFile, extract: Path, problems: ProblemLog) -> Path | None:
     """Write a carved file (never over another file); None when the name is taken by something else."""
-    if extract is None:
-        return Path(_virtual_name(item))
     try:
         return carving.store(item, extract)
     except OSError as exc:  # FileExistsError: a different file or a symlink already has that name
         problems.add(item.where.file, "carve-not-stored", f"carved {item.kind} not stored: {exc}")
         return None
-
-
-def _virtual_name(item: CarvedFile) -> str:
-    return f"{hashlib.sha256(item.data).hexdigest()}.{carving.EXTENSIONS.get(item.kind, 'bin')}"
